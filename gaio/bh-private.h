@@ -1,0 +1,27 @@
+/* bh-private.h: bottom halves inside the library.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <stdatomic.h>
+
+#include "context-private.h"
+
+/* Where the BH queue stands, as seen by the context's thread. */
+typedef enum {
+    BH_QUEUE_EMPTY,          /* nothing queued */
+    BH_QUEUE_GARBAGE,        /* only cancelled or deleted BHs: a pass frees them */
+    BH_QUEUE_IDLE_PENDING,   /* idle BHs pending, no normal one */
+    BH_QUEUE_NORMAL_PENDING, /* a normal BH is pending */
+} BHQueueState;
+
+void bh_context_init(AioContext *ctx);
+/* Frees every BH of @ctx; a g_debug names those never deleted (C4). */
+void bh_context_finalize(AioContext *ctx);
+
+/* Context thread only. O(1) when the first queued BH is normal-pending. */
+BHQueueState bh_queue_state(AioContext *ctx);
+
+/* Context thread only, @ctx entered: one pass (B5). 1 if a normal BH ran. */
+int bh_pass_run(AioContext *ctx);

@@ -1,0 +1,66 @@
+/* context-private.h: the AioContext structure, shared by the files of gaio/.
+ *
+ * Who touches what:
+ *  - producers (any thread, signal handlers): bh_queue.last, notified, notify_me
+ *    (read), the BH flags;
+ *  - the context's thread (the owner): everything else.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <gaio/gaio.h>
+
+#include "mpsc-queue-private.h"
+
+#define GAIO_CACHELINE 64
+
+typedef struct BHPass BHPass;
+
+struct _AioContext {
+    GSource source;
+
+    /* --- the BH queue (bh.c) --- */
+    /* Producers exchange bh_queue.last; the consumer owns bh_queue.first. */
+    MpscQueue bh_queue;
+    /* Passes in progress on this context, innermost first (nesting, B14). */
+    BHPass *bh_passes;
+    /* Every BH not yet freed, so finalize finds those in no queue (C4).
+     * Taken on new and on free, never on schedule. */
+    pthread_mutex_t bh_registry_lock;
+    struct QEMUBH *bh_registry;
+
+    /* --- waking (notify.c) --- kept off the producers' queue line. */
+    char pad_notify[GAIO_CACHELINE];
+    /* True while the owner may be about to sleep: producers must write the
+     * eventfd. Written by the owner only. */
+    atomic_bool notify_me;
+    /* True once aio_notify() ran since the owner last accepted: the owner must
+     * not sleep, and later notifiers need not write the eventfd again. */
+    atomic_bool notified;
+    int wakeup_fd;
+    gpointer wakeup_tag;
+
+    /* --- who runs the context (context.c, C5) --- */
+    char pad_owner[GAIO_CACHELINE];
+    void *_Atomic owner;
+    unsigned owner_depth;
+};
+
+/* The frame of one entry into a context by its running thread. */
+typedef struct {
+    AioContext *prev_current;
+} AioContextEntry;
+
+/* Claims @ctx for the calling thread (nesting is fine); a critical and false
+ * when another thread runs it. Sets aio_context_get_current(). */
+bool aio_context_enter(AioContext *ctx, AioContextEntry *entry);
+void aio_context_leave(AioContext *ctx, AioContextEntry *entry);
+
+/* Set by aio_context_new(); the GSource's prepare, check, dispatch, finalize. */
+extern GSourceFuncs aio_context_source_funcs;

@@ -1,0 +1,81 @@
+/* gsource.c: the AioContext as a GSource: prepare, check, dispatch (SPEC G1-G6).
+ *
+ * prepare arms the notify handshake and tells GLib how long it may sleep; check
+ * says whether anything woke up; dispatch runs one pass. GLib skips check for
+ * a source whose prepare returned TRUE, so dispatch disarms too.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include "bh-private.h"
+#include "context-private.h"
+#include "notify-private.h"
+#include "poll-private.h"
+
+void aio_context_finalize(GSource *source);
+
+static gboolean
+aio_source_prepare(GSource *source, gint *timeout)
+{
+    AioContext *ctx = (AioContext *)source;
+    AioContextEntry entry;
+    int64_t timeout_ns;
+
+    *timeout = -1;
+    if (!aio_context_enter(ctx, &entry))
+        return FALSE;
+    aio_notify_arm(ctx);
+    timeout_ns = aio_compute_timeout_ns(ctx);
+    if (timeout_ns == 0)
+        aio_notify_disarm(ctx); /* will not sleep: spare producers the write */
+    *timeout = aio_timeout_ns_to_ms(timeout_ns);
+    aio_context_leave(ctx, &entry);
+    return timeout_ns == 0;
+}
+
+static bool
+aio_source_wakeup_readable(AioContext *ctx)
+{
+    return (g_source_query_unix_fd(&ctx->source, ctx->wakeup_tag) & G_IO_IN) != 0;
+}
+
+static gboolean
+aio_source_check(GSource *source)
+{
+    AioContext *ctx = (AioContext *)source;
+    AioContextEntry entry;
+    bool ready;
+
+    if (!aio_context_enter(ctx, &entry))
+        return FALSE;
+    aio_notify_disarm(ctx);
+    ready = aio_source_wakeup_readable(ctx) || aio_notify_pending(ctx) ||
+            bh_queue_state(ctx) != BH_QUEUE_EMPTY;
+    aio_context_leave(ctx, &entry);
+    return ready;
+}
+
+static gboolean
+aio_source_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
+{
+    AioContext *ctx = (AioContext *)source;
+    AioContextEntry entry;
+
+    if (!aio_context_enter(ctx, &entry))
+        return G_SOURCE_CONTINUE;
+    aio_notify_disarm(ctx);
+    if (aio_source_wakeup_readable(ctx))
+        aio_wakeup_clear(ctx);
+    aio_notify_accept(ctx);
+    bh_pass_run(ctx);
+    aio_context_leave(ctx, &entry);
+    return G_SOURCE_CONTINUE;
+}
+
+GSourceFuncs aio_context_source_funcs = {
+    .prepare = aio_source_prepare,
+    .check = aio_source_check,
+    .dispatch = aio_source_dispatch,
+    .finalize = aio_context_finalize,
+};

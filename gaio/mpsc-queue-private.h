@@ -1,0 +1,125 @@
+/* mpsc-queue-private.h: an intrusive, wait-free multi-producer queue with one
+ * consumer (after Dmitry Vyukov's non-intrusive MPSC node queue).
+ *
+ * Push is one exchange and one store: no loop, no lock, no allocation, so it is
+ * wait-free and async-signal-safe, even from a handler that interrupted another
+ * push on the same thread. Order is the order of the exchanges: FIFO.
+ *
+ * The price is a short gap: between a producer's exchange and its link store,
+ * nodes behind it are unreachable. The consumer treats them as not yet queued;
+ * the producer notifies only after linking, so no wakeup is lost (SPEC notes).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct MpscNode MpscNode;
+struct MpscNode {
+    MpscNode *_Atomic next;
+};
+
+typedef struct {
+    /* Producers' end: the node pushed last. Written only by exchange. */
+    MpscNode *_Atomic last;
+    /* Consumer's end: the next node to pop (maybe the stub). Consumer only. */
+    MpscNode *first;
+    /* Placeholder that keeps the queue non-empty, so producers never touch
+     * `first`. It is re-pushed whenever the consumer takes the last node. */
+    MpscNode stub;
+} MpscQueue;
+
+static inline void
+mpsc_queue_init(MpscQueue *q)
+{
+    atomic_init(&q->stub.next, NULL);
+    atomic_init(&q->last, &q->stub);
+    q->first = &q->stub;
+}
+
+/* Any thread, any time, async-signal-safe. */
+static inline void
+mpsc_queue_push(MpscQueue *q, MpscNode *node)
+{
+    MpscNode *prev;
+
+    atomic_store_explicit(&node->next, NULL, memory_order_relaxed);
+    /* acq_rel: releases node->next = NULL (and the caller's writes) to whoever
+     * exchanges after us; acquires the previous producer's node so we may link it. */
+    prev = atomic_exchange_explicit(&q->last, node, memory_order_acq_rel);
+    /* Pairs with the acquire loads of ->next in mpsc_queue_pop()/peek: the
+     * consumer that reaches `node` sees everything written before the push. */
+    atomic_store_explicit(&prev->next, node, memory_order_release);
+}
+
+/* Consumer only. The node pushed last at this instant (the stub when the queue
+ * holds no node). Used to bound a pass to what was queued when it started. */
+static inline MpscNode *
+mpsc_queue_last(MpscQueue *q)
+{
+    /* Pairs with the exchange in mpsc_queue_push(). */
+    return atomic_load_explicit(&q->last, memory_order_acquire);
+}
+
+/* Consumer only. The first reachable node, without removing it, or NULL. */
+static inline MpscNode *
+mpsc_queue_peek(MpscQueue *q)
+{
+    MpscNode *first = q->first;
+
+    if (first == &q->stub)
+        /* Pairs with the release link store in mpsc_queue_push(). */
+        first = atomic_load_explicit(&first->next, memory_order_acquire);
+    return first;
+}
+
+/* Consumer only. The node after @node in the queue, or NULL (end or gap). */
+static inline MpscNode *
+mpsc_queue_next(MpscQueue *q, MpscNode *node)
+{
+    /* Pairs with the release link store in mpsc_queue_push(). */
+    MpscNode *next = atomic_load_explicit(&node->next, memory_order_acquire);
+
+    if (next == &q->stub)
+        next = atomic_load_explicit(&next->next, memory_order_acquire);
+    return next;
+}
+
+/* Consumer only. Removes and returns the first reachable node, or NULL when the
+ * queue is empty or its first node is still being linked. A popped node may be
+ * pushed again at once. */
+static inline MpscNode *
+mpsc_queue_pop(MpscQueue *q)
+{
+    MpscNode *first = q->first;
+    /* Pairs with the release link store in mpsc_queue_push(). */
+    MpscNode *next = atomic_load_explicit(&first->next, memory_order_acquire);
+
+    if (first == &q->stub) {
+        if (next == NULL)
+            return NULL;
+        q->first = next;
+        first = next;
+        next = atomic_load_explicit(&next->next, memory_order_acquire);
+    }
+    if (next != NULL) {
+        q->first = next;
+        return first;
+    }
+    /* `first` looks like the last node. If a producer has exchanged past it
+     * but not linked yet, leave it for later: the gap. */
+    if (first != atomic_load_explicit(&q->last, memory_order_acquire))
+        return NULL;
+    /* Push the stub behind `first` so `first` can leave while producers keep
+     * a node to exchange against. */
+    mpsc_queue_push(q, &q->stub);
+    next = atomic_load_explicit(&first->next, memory_order_acquire);
+    if (next != NULL) {
+        q->first = next;
+        return first;
+    }
+    return NULL;
+}

@@ -1,0 +1,64 @@
+/* notify-private.h: the notify_me / notified handshake and the wakeup eventfd.
+ *
+ * The owner's side, in the order every sleeper (aio_poll(), the GSource) uses:
+ *
+ *   aio_notify_arm()       notify_me = true, full fence          (F_C)
+ *   aio_notify_pending()   notified? then do not sleep
+ *   ...look at the BH queue: pending? then do not sleep...
+ *   sleep on the wakeup fd
+ *   aio_wakeup_clear()     if the fd was readable, read it
+ *   aio_notify_disarm()    notify_me = false: producers skip the eventfd
+ *   aio_notify_accept()    notified = false, full fence          (F_A)
+ *   ...pass...
+ *
+ * aio_notify() (producers) starts with a full fence (F_P) after the BH is
+ * queued. See notify.c for why no wakeup can be lost.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "context-private.h"
+
+bool aio_wakeup_init(AioContext *ctx, GError **error);
+void aio_wakeup_cleanup(AioContext *ctx);
+/* Empties the eventfd; only after a poll saw it readable (no wasted read). */
+void aio_wakeup_clear(AioContext *ctx);
+
+static inline void
+aio_notify_arm(AioContext *ctx)
+{
+    atomic_store_explicit(&ctx->notify_me, true, memory_order_seq_cst);
+    /* F_C, pairs with F_P in aio_notify(): either the owner's look at the
+     * queue (and at `notified`) after this sees the producer's BH, or the
+     * producer sees notify_me == true and writes the eventfd. */
+    atomic_thread_fence(memory_order_seq_cst);
+}
+
+static inline void
+aio_notify_disarm(AioContext *ctx)
+{
+    /* Relaxed: the owner is awake; a producer still reading `true` only pays
+     * one needless eventfd write. */
+    atomic_store_explicit(&ctx->notify_me, false, memory_order_relaxed);
+}
+
+/* True if aio_notify() ran since the last aio_notify_accept(). */
+static inline bool
+aio_notify_pending(AioContext *ctx)
+{
+    /* seq_cst, pairs with the seq_cst exchange of `notified` and load of
+     * notify_me in aio_notify(): a notifier that found notify_me false has
+     * set `notified` where this load sees it. */
+    return atomic_load_explicit(&ctx->notified, memory_order_seq_cst);
+}
+
+static inline void
+aio_notify_accept(AioContext *ctx)
+{
+    atomic_store_explicit(&ctx->notified, false, memory_order_relaxed);
+    /* F_A, pairs with F_P in aio_notify(): a notifier that still reads the
+     * old `true` and skips all work queued its BH where the pass after this
+     * fence sees it. */
+    atomic_thread_fence(memory_order_seq_cst);
+}

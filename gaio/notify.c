@@ -1,0 +1,104 @@
+/* notify.c: waking a context's thread, without losing a wakeup and without a
+ * system call when the thread is awake (SPEC W1, B13).
+ *
+ * Why no wakeup is lost. A producer queues its BH, then runs aio_notify():
+ *   F_P; if notified: return; if exchange(notified, true): return;
+ *   if notify_me: write(eventfd)
+ * The owner, before it sleeps: notify_me = true; F_C; look at `notified` and
+ * the queue. By F_P/F_C, either the owner sees the BH (and does not sleep) or
+ * the producer sees notify_me == true. In the latter case, the producer that
+ * won the exchange writes the eventfd; one that lost found `notified` set by
+ * a producer P' since the owner's last accept (F_A makes older `true`s
+ * invisible to it, else the owner sees its BH). P' either saw notify_me true
+ * and wrote, a write the owner has not yet read since reading comes before
+ * accepting; or saw it false, and then (all seq_cst) the owner's look at
+ * `notified` sees P''s `true` and it does not sleep.
+ *
+ * Leftovers are harmless: an eventfd write the owner did not need makes its
+ * next sleep return at once with no progress (SPEC P2).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+
+#include "i18n-private.h"
+#include "notify-private.h"
+
+bool
+aio_wakeup_init(AioContext *ctx, GError **error)
+{
+    atomic_init(&ctx->notify_me, false);
+    atomic_init(&ctx->notified, false);
+    ctx->wakeup_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (ctx->wakeup_fd < 0) {
+        int saved_errno = errno;
+
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
+                    _("Could not create the wakeup event of an AioContext: %s"),
+                    g_strerror(saved_errno));
+        return false;
+    }
+    return true;
+}
+
+void
+aio_wakeup_cleanup(AioContext *ctx)
+{
+    if (ctx->wakeup_fd >= 0)
+        close(ctx->wakeup_fd);
+    ctx->wakeup_fd = -1;
+}
+
+/* Async-signal-safe: write(2) only, and errno is the interrupted code's. */
+static void
+aio_wakeup_signal(AioContext *ctx)
+{
+    const uint64_t one = 1;
+    int saved_errno = errno;
+    ssize_t r;
+
+    do {
+        r = write(ctx->wakeup_fd, &one, sizeof one);
+    } while (r < 0 && errno == EINTR);
+    /* EAGAIN: the counter is saturated, so the fd is readable already. */
+    errno = saved_errno;
+}
+
+void
+aio_wakeup_clear(AioContext *ctx)
+{
+    uint64_t value;
+    ssize_t r;
+
+    do {
+        r = read(ctx->wakeup_fd, &value, sizeof value);
+    } while (r < 0 && errno == EINTR);
+}
+
+void
+aio_notify(AioContext *ctx)
+{
+    g_return_if_fail(ctx != NULL);
+
+    /* F_P, pairs with F_C in aio_notify_arm() and F_A in aio_notify_accept():
+     * the caller's BH (push and flags) is ordered before the reads below. */
+    atomic_thread_fence(memory_order_seq_cst);
+    /* Cheap read first: under load `notified` stays set and producers only
+     * read this line instead of fighting over it. */
+    if (atomic_load_explicit(&ctx->notified, memory_order_relaxed))
+        return;
+    /* seq_cst, pairs with aio_notify_pending(): if we then read notify_me ==
+     * false, the owner's later look at `notified` sees this `true`. */
+    if (atomic_exchange_explicit(&ctx->notified, true, memory_order_seq_cst))
+        return; /* another notifier got there first and does the rest */
+    /* seq_cst, pairs with the seq_cst store in aio_notify_arm(). */
+    if (atomic_load_explicit(&ctx->notify_me, memory_order_seq_cst))
+        aio_wakeup_signal(ctx);
+}

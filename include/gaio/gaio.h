@@ -1,0 +1,14 @@
+/* gaio.h: the only header users include.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#define GAIO_INSIDE
+
+#include <gaio/gaio-version.h>
+#include <gaio/gaio-version-macros.h>
+#include <gaio/aio-context.h>
+#include <gaio/bh.h>
+
+#undef GAIO_INSIDE
