@@ -61,6 +61,9 @@ typedef struct {
  * when another thread runs it. Sets aio_context_get_current(). */
 bool aio_context_enter(AioContext *ctx, AioContextEntry *entry);
 void aio_context_leave(AioContext *ctx, AioContextEntry *entry);
+/* aio_context_enter() for aio_poll() and aio_bh_poll(): also refuses when
+ * another thread owns the GMainContext @ctx is attached to. */
+bool aio_context_enter_standalone(AioContext *ctx, AioContextEntry *entry);
 
 /* Set by aio_context_new(); the GSource's prepare, check, dispatch, finalize. */
 extern GSourceFuncs aio_context_source_funcs;

@@ -71,7 +71,7 @@ aio_poll(AioContext *ctx, bool blocking)
 
     g_return_val_if_fail(ctx != NULL, false);
 
-    if (!aio_context_enter(ctx, &entry))
+    if (!aio_context_enter_standalone(ctx, &entry))
         return false;
     if (blocking) {
         aio_notify_arm(ctx);

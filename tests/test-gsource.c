@@ -1,0 +1,1580 @@
+/* test-gsource.c: the AioContext as a GSource, run by g_main_context_iteration()
+ * (SPEC G1-G6, with C3, C5, I1, B14 and QEMU's classic BH sequences as seen
+ * through GLib).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "gaio-test.h"
+
+/* ------------------------------------------------------------ helpers */
+
+/* A context attached to a GMainContext of its own. */
+typedef struct {
+    AioContext *ctx;
+    GMainContext *gctx;
+    GSource *source;
+} Loop;
+
+static void
+loop_init_full(Loop *loop, gboolean set_priority, int priority)
+{
+    loop->ctx = gaio_test_context_new();
+    loop->gctx = g_main_context_new();
+    loop->source = aio_get_g_source(loop->ctx);
+    if (set_priority)
+        g_source_set_priority(loop->source, priority);
+    g_source_attach(loop->source, loop->gctx);
+    /* GLib 2.74's g_source_attach() signals the GMainContext's own wakeup fd,
+     * so the first blocking iteration would return at once with nothing
+     * dispatched. Absorb it: nothing is pending, so this runs nothing. */
+    g_assert_false(g_main_context_iteration(loop->gctx, FALSE));
+}
+
+static void
+loop_init(Loop *loop)
+{
+    loop_init_full(loop, FALSE, 0);
+}
+
+/* Iterates until nothing is left to do (reclaims deleted BHs), bounded. */
+static void
+loop_drain(Loop *loop)
+{
+    int n = 0;
+
+    while (g_main_context_iteration(loop->gctx, FALSE))
+        g_assert_cmpint(++n, <, 1000);
+}
+
+static void
+loop_clear(Loop *loop)
+{
+    loop_drain(loop);
+    g_source_destroy(loop->source);
+    g_source_unref(loop->source);
+    aio_context_unref(loop->ctx);
+    g_main_context_unref(loop->gctx);
+    memset(loop, 0, sizeof *loop);
+}
+
+/* A BH that counts its runs and appends its tag to a shared log. With max > 0
+ * it re-schedules itself until it ran max times; with delete_at > 0 it
+ * deletes itself on that run (after re-scheduling, as QEMU's bh_delete_cb). */
+typedef struct {
+    QEMUBH *bh;
+    GString *log;
+    char tag;
+    int runs;
+    int max;
+    int delete_at;
+    AioContext *current; /* aio_context_get_current() seen by the last run */
+    GThread *thread;     /* the thread of the last run */
+} Probe;
+
+static void
+probe_cb(void *opaque)
+{
+    Probe *p = opaque;
+
+    p->runs++;
+    p->current = aio_context_get_current();
+    p->thread = g_thread_self();
+    if (p->log != NULL)
+        g_string_append_c(p->log, p->tag);
+    if (p->max > 0 && p->runs < p->max)
+        qemu_bh_schedule(p->bh);
+    if (p->delete_at > 0) {
+        qemu_bh_schedule(p->bh);
+        if (p->runs == p->delete_at) {
+            qemu_bh_delete(p->bh);
+            p->bh = NULL;
+        }
+    }
+}
+
+static void
+probe_init(Probe *p, AioContext *ctx, GString *log, char tag)
+{
+    memset(p, 0, sizeof *p);
+    p->log = log;
+    p->tag = tag;
+    p->bh = aio_bh_new(ctx, probe_cb, p);
+}
+
+static void
+probe_clear(Probe *p)
+{
+    if (p->bh != NULL)
+        qemu_bh_delete(p->bh);
+    p->bh = NULL;
+}
+
+/* GLib sources that are always ready while they exist: g_idle, a 0 ms
+ * g_timeout (re-armed at "now" after each dispatch) and a custom GSource. */
+typedef enum {
+    KIND_IDLE,
+    KIND_TIMEOUT,
+    KIND_CUSTOM,
+} SourceKind;
+
+static const char *const kind_names[] = {"idle", "timeout", "custom"};
+
+typedef struct {
+    GSource source;
+    gboolean ready;
+} CustomSource;
+
+static gboolean
+custom_prepare(GSource *source, gint *timeout)
+{
+    *timeout = -1;
+    return ((CustomSource *)source)->ready;
+}
+
+static gboolean
+custom_check(GSource *source)
+{
+    return ((CustomSource *)source)->ready;
+}
+
+static gboolean
+custom_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
+{
+    (void)source;
+    return callback(user_data);
+}
+
+static GSourceFuncs custom_funcs = {
+    .prepare = custom_prepare,
+    .check = custom_check,
+    .dispatch = custom_dispatch,
+};
+
+typedef struct {
+    GString *log;
+    char tag;
+    int runs;
+    gboolean once; /* G_SOURCE_REMOVE after the first dispatch */
+    AioContext *current;
+} Recorder;
+
+static gboolean
+recorder_cb(gpointer data)
+{
+    Recorder *r = data;
+
+    r->runs++;
+    r->current = aio_context_get_current();
+    if (r->log != NULL)
+        g_string_append_c(r->log, r->tag);
+    return r->once ? G_SOURCE_REMOVE : G_SOURCE_CONTINUE;
+}
+
+/* A ready source of @kind at @priority on @gctx; the caller owns a reference. */
+static GSource *
+ready_source_new(SourceKind kind, int priority, GMainContext *gctx, Recorder *r)
+{
+    GSource *source = NULL;
+
+    switch (kind) {
+    case KIND_IDLE:
+        source = g_idle_source_new();
+        break;
+    case KIND_TIMEOUT:
+        source = g_timeout_source_new(0);
+        break;
+    case KIND_CUSTOM:
+        source = g_source_new(&custom_funcs, sizeof(CustomSource));
+        ((CustomSource *)source)->ready = TRUE;
+        break;
+    default:
+        g_assert_not_reached();
+    }
+    g_source_set_priority(source, priority);
+    g_source_set_callback(source, recorder_cb, r, NULL);
+    g_source_attach(source, gctx);
+    return source;
+}
+
+static void
+source_clear(GSource **source)
+{
+    if (*source == NULL)
+        return;
+    g_source_destroy(*source);
+    g_source_unref(*source);
+    *source = NULL;
+}
+
+/* ------------------------------------------------------------------ G1 */
+
+static void
+test_g1_runs_bhs_from_attached_main_context(void)
+{
+    g_autoptr(GString) log = g_string_new(NULL);
+    Loop loop;
+    Probe a;
+
+    g_test_summary("G1: aio_get_g_source() gives a GSource that can be attached "
+                   "to any GMainContext; g_main_context_iteration() runs its BHs.");
+
+    loop_init(&loop);
+    probe_init(&a, loop.ctx, log, 'a');
+    g_assert_true(g_source_get_context(loop.source) == loop.gctx);
+
+    qemu_bh_schedule(a.bh);
+    g_assert_cmpint(a.runs, ==, 0);
+    g_assert_true(g_main_context_iteration(loop.gctx, FALSE));
+    g_assert_cmpint(a.runs, ==, 1);
+    g_assert_true(a.thread == g_thread_self());
+    g_assert_false(g_main_context_iteration(loop.gctx, FALSE));
+    g_assert_cmpint(a.runs, ==, 1);
+
+    probe_clear(&a);
+    loop_clear(&loop);
+}
+
+static void
+test_g1_priority_default_unless_set(void)
+{
+    AioContext *ctx = gaio_test_context_new();
+    GSource *source = aio_get_g_source(ctx);
+    GSource *again;
+
+    g_test_summary("G1: the context's GSource has priority G_PRIORITY_DEFAULT "
+                   "unless set; g_source_set_priority() changes it.");
+
+    g_assert_true((void *)source == (void *)ctx);
+    g_assert_cmpint(g_source_get_priority(source), ==, G_PRIORITY_DEFAULT);
+    g_source_set_priority(source, G_PRIORITY_HIGH);
+    again = aio_get_g_source(ctx);
+    g_assert_true(again == source);
+    g_assert_cmpint(g_source_get_priority(again), ==, G_PRIORITY_HIGH);
+    g_source_set_priority(source, G_PRIORITY_LOW);
+    g_assert_cmpint(g_source_get_priority(again), ==, G_PRIORITY_LOW);
+
+    g_source_unref(again);
+    g_source_unref(source);
+    aio_context_unref(ctx);
+}
+
+/* A higher-priority ready source dispatches alone: our pending BH waits until
+ * the source is gone. */
+static void
+test_g1_higher_priority_source_first(gconstpointer data)
+{
+    SourceKind kind = GPOINTER_TO_INT(data);
+    g_autoptr(GString) log = g_string_new(NULL);
+    Recorder r = {.log = log, .tag = 'K'};
+    GSource *k;
+    Loop loop;
+    Probe b;
+
+    g_test_summary("G1: a ready source of higher priority than the context "
+                   "dispatches first; the context's pending BH waits until it "
+                   "is removed (GLib's priority rule).");
+
+    loop_init(&loop);
+    probe_init(&b, loop.ctx, log, 'B');
+    k = ready_source_new(kind, G_PRIORITY_HIGH, loop.gctx, &r);
+
+    qemu_bh_schedule(b.bh);
+    for (int i = 1; i <= 5; i++) {
+        g_assert_true(g_main_context_iteration(loop.gctx, FALSE));
+        g_assert_cmpint(r.runs, ==, i);
+        g_assert_cmpint(b.runs, ==, 0);
+    }
+    source_clear(&k);
+    g_assert_true(g_main_context_iteration(loop.gctx, FALSE));
+    g_assert_cmpint(b.runs, ==, 1);
+    g_assert_cmpstr(log->str, ==, "KKKKKB");
+    g_assert_false(g_main_context_iteration(loop.gctx, FALSE));
+
+    probe_clear(&b);
+    loop_clear(&loop);
+}
+
+static void
+test_g1_same_priority_source_same_iteration(gconstpointer data)
+{
+    SourceKind kind = GPOINTER_TO_INT(data);
+    g_autoptr(GString) log = g_string_new(NULL);
+    Recorder r = {.log = log, .tag = 'K'};
+    GSource *k;
+    Loop loop;
+    Probe b;
+
+    g_test_summary("G1: a ready source at the context's priority dispatches in "
+                   "the same iteration as the context's pending BH.");
+
+    loop_init(&loop);
+    probe_init(&b, loop.ctx, log, 'B');
+    k = ready_source_new(kind, G_PRIORITY_DEFAULT, loop.gctx, &r);
+
+    qemu_bh_schedule(b.bh);
+    g_assert_true(g_main_context_iteration(loop.gctx, FALSE));
+    g_assert_cmpint(b.runs, ==, 1);
+    g_assert_cmpint(r.runs, ==, 1);
+    g_assert_cmpint(log->len, ==, 2);
+    /* The other source keeps running alone afterwards. */
+    g_assert_true(g_main_context_iteration(loop.gctx, FALSE));
+    g_assert_cmpint(b.runs, ==, 1);
+    g_assert_cmpint(r.runs, ==, 2);
+
+    source_clear(&k);
+    probe_clear(&b);
+    loop_clear(&loop);
+}
+
+/* The BH runs first; a ready source of lower priority waits for the next
+ * iteration. @context_high: the context is at G_PRIORITY_HIGH and the other
+ * source at G_PRIORITY_DEFAULT; else the context at the default and the other
+ * at G_PRIORITY_LOW. */
+static void
+check_lower_priority_source_waits(SourceKind kind, gboolean context_high)
+{
+    g_autoptr(GString) log = g_string_new(NULL);
+    Recorder r = {.log = log, .tag = 'K'};
+    GSource *k;
+    Loop loop;
+    Probe b;
+
+    if (context_high)
+        loop_init_full(&loop, TRUE, G_PRIORITY_HIGH);
+    else
+        loop_init(&loop);
+    probe_init(&b, loop.ctx, log, 'B');
+    k = ready_source_new(kind, context_high ? G_PRIORITY_DEFAULT : G_PRIORITY_LOW,
+                         loop.gctx, &r);
+
+    qemu_bh_schedule(b.bh);
+    g_assert_true(g_main_context_iteration(loop.gctx, FALSE));
+    g_assert_cmpstr(log->str, ==, "B");
+    g_assert_true(g_main_context_iteration(loop.gctx, FALSE));
+    g_assert_cmpstr(log->str, ==, "BK");
+    /* Scheduled again: the BH preempts the always-ready lower source again. */
+    qemu_bh_schedule(b.bh);
+    g_assert_true(g_main_context_iteration(loop.gctx, FALSE));
+    g_assert_cmpstr(log->str, ==, "BKB");
+    g_assert_true(g_main_context_iteration(loop.gctx, FALSE));
+    g_assert_cmpstr(log->str, ==, "BKBK");
+
+    source_clear(&k);
+    probe_clear(&b);
+    loop_clear(&loop);
+}
+
+static void
+test_g1_lower_priority_source_waits(gconstpointer data)
+{
+    g_test_summary("G1: a ready source of lower priority than the context waits "
+                   "while the context has a BH pending, and dispatches in a later "
+                   "iteration.");
+    check_lower_priority_source_waits(GPOINTER_TO_INT(data), FALSE);
+}
+
+static void
+test_g1_context_at_high_priority_runs_first(gconstpointer data)
+{
+    g_test_summary("G1: a context set to G_PRIORITY_HIGH runs its BH before a "
+                   "ready G_PRIORITY_DEFAULT source, which waits for the next "
+                   "iteration.");
+    check_lower_priority_source_waits(GPOINTER_TO_INT(data), TRUE);
+}
+
+static void
+test_g1_mixed_sources_by_priority(void)
+{
+    g_autoptr(GString) log = g_string_new(NULL);
+    Recorder custom = {.log = log, .tag = 'C', .once = TRUE};
+    Recorder idle = {.log = log, .tag = 'I', .once = TRUE};
+    Recorder timeout = {.log = log, .tag = 'T', .once = TRUE};
+    GSource *sc, *si, *st;
+    Loop loop;
+    Probe b;
+
+    g_test_summary("G1: mixed with one-shot custom (HIGH), idle (DEFAULT_IDLE) "
+                   "and timeout (LOW) sources, the context (DEFAULT) dispatches in "
+                   "priority order, one priority level per iteration.");
+
+    loop_init(&loop);
+    probe_init(&b, loop.ctx, log, 'B');
+    /* Attached in the reverse of the expected order. */
+    st = ready_source_new(KIND_TIMEOUT, G_PRIORITY_LOW, loop.gctx, &timeout);
+    si = ready_source_new(KIND_IDLE, G_PRIORITY_DEFAULT_IDLE, loop.gctx, &idle);
+    sc = ready_source_new(KIND_CUSTOM, G_PRIORITY_HIGH, loop.gctx, &custom);
+    qemu_bh_schedule(b.bh);
+
+    g_assert_true(g_main_context_iteration(loop.gctx, FALSE));
+    g_assert_cmpstr(log->str, ==, "C");
+    g_assert_true(g_main_context_iteration(loop.gctx, FALSE));
+    g_assert_cmpstr(log->str, ==, "CB");
+    g_assert_true(g_main_context_iteration(loop.gctx, FALSE));
+    g_assert_cmpstr(log->str, ==, "CBI");
+    g_assert_true(g_main_context_iteration(loop.gctx, FALSE));
+    g_assert_cmpstr(log->str, ==, "CBIT");
+    g_assert_false(g_main_context_iteration(loop.gctx, FALSE));
+    g_assert_cmpstr(log->str, ==, "CBIT");
+
+    source_clear(&sc);
+    source_clear(&si);
+    source_clear(&st);
+    probe_clear(&b);
+    loop_clear(&loop);
+}
+
+/* ------------------------------------------------------------------ C3 */
+
+static gint default_start;
+
+static gpointer
+get_default_thread(gpointer data)
+{
+    (void)data;
+    while (!g_atomic_int_get(&default_start))
+        ;
+    return qemu_get_aio_context();
+}
+
+static void
+test_c3_default_context_same_from_two_threads(void)
+{
+    GThread *t1, *t2;
+    AioContext *c1, *c2, *mine;
+
+    g_test_summary("C3: qemu_get_aio_context() is made once (thread-safe): two "
+                   "threads racing for it get the same pointer.");
+
+    g_atomic_int_set(&default_start, 0);
+    t1 = g_thread_new("default-1", get_default_thread, NULL);
+    t2 = g_thread_new("default-2", get_default_thread, NULL);
+    g_atomic_int_set(&default_start, 1);
+    c1 = g_thread_join(t1);
+    c2 = g_thread_join(t2);
+    mine = qemu_get_aio_context();
+
+    g_assert_nonnull(c1);
+    g_assert_true(c1 == c2);
+    g_assert_true(c1 == mine);
+}
+
+static void
+test_c3_qemu_bh_new_runs_from_default_main_context(void)
+{
+    AioContext *ctx = qemu_get_aio_context();
+    GSource *source = aio_get_g_source(ctx);
+    Probe p;
+    int n = 0;
+
+    g_test_summary("C3: the default context is attached to "
+                   "g_main_context_default(): qemu_bh_schedule(qemu_bh_new(cb, p)) "
+                   "runs cb from g_main_context_iteration(NULL, FALSE).");
+
+    g_assert_true(g_source_get_context(source) == g_main_context_default());
+    g_assert_false(g_source_is_destroyed(source));
+    g_source_unref(source);
+
+    memset(&p, 0, sizeof p);
+    qemu_bh_schedule(p.bh = qemu_bh_new(probe_cb, &p));
+    g_assert_cmpint(p.runs, ==, 0);
+    g_assert_true(g_main_context_iteration(NULL, FALSE));
+    g_assert_cmpint(p.runs, ==, 1);
+    g_assert_true(p.current == ctx);
+
+    qemu_bh_delete(p.bh);
+    while (g_main_context_iteration(NULL, FALSE))
+        g_assert_cmpint(++n, <, 1000);
+    g_assert_cmpint(p.runs, ==, 1);
+}
+
+/* ------------------------------------------------------------------ G2 */
+
+typedef struct {
+    gboolean ready;  /* g_main_context_prepare()'s answer */
+    int timeout;     /* g_main_context_query()'s poll timeout */
+} Prepared;
+
+/* One hand-made iteration of @gctx: prepare and query, then poll (for at most
+ * the queried timeout; 0 for "forever"), check and dispatch. */
+static Prepared
+iterate_by_hand(GMainContext *gctx)
+{
+    GPollFD fds[16];
+    Prepared p;
+    gint max_priority = G_MAXINT;
+    int n;
+
+    g_assert_true(g_main_context_acquire(gctx));
+    p.ready = g_main_context_prepare(gctx, &max_priority);
+    n = g_main_context_query(gctx, max_priority, &p.timeout, fds, G_N_ELEMENTS(fds));
+    g_assert_cmpint(n, >=, 1); /* the wakeup fds: GLib's and the context's */
+    g_assert_cmpint(n, <=, (int)G_N_ELEMENTS(fds));
+    g_poll(fds, n, p.timeout < 0 ? 0 : p.timeout);
+    if (g_main_context_check(gctx, max_priority, fds, n))
+        g_main_context_dispatch(gctx);
+    g_main_context_release(gctx);
+    return p;
+}
+
+static void
+test_g2_ready_with_zero_timeout_when_bh_pending(void)
+{
+    Prepared p;
+    Loop loop;
+    Probe a, idle;
+
+    g_test_summary("G2: prepare is ready with timeout 0 when a normal BH is "
+                   "pending (also when an idle BH is pending too, or an idle BH "
+                   "was upgraded by qemu_bh_schedule()).");
+
+    loop_init(&loop);
+    probe_init(&a, loop.ctx, NULL, 'a');
+    probe_init(&idle, loop.ctx, NULL, 'i');
+
+    qemu_bh_schedule(a.bh);
+    p = iterate_by_hand(loop.gctx);
+    g_assert_true(p.ready);
+    g_assert_cmpint(p.timeout, ==, 0);
+    g_assert_cmpint(a.runs, ==, 1);
+
+    qemu_bh_schedule_idle(idle.bh);
+    qemu_bh_schedule(a.bh);
+    p = iterate_by_hand(loop.gctx);
+    g_assert_true(p.ready);
+    g_assert_cmpint(p.timeout, ==, 0);
+    g_assert_cmpint(a.runs, ==, 2);
+    g_assert_cmpint(idle.runs, ==, 1);
+
+    qemu_bh_schedule_idle(idle.bh);
+    qemu_bh_schedule(idle.bh); /* B7: upgraded to normal */
+    p = iterate_by_hand(loop.gctx);
+    g_assert_true(p.ready);
+    g_assert_cmpint(p.timeout, ==, 0);
+    g_assert_cmpint(idle.runs, ==, 2);
+
+    probe_clear(&a);
+    probe_clear(&idle);
+    loop_clear(&loop);
+}
+
+static void
+test_g2_timeout_at_most_10ms_when_only_idle_bh_pending(void)
+{
+    Prepared p;
+    Loop loop;
+    Probe idle;
+
+    g_test_summary("G2: prepare's timeout is at most 10 ms (and not 0) when only "
+                   "idle BHs are pending; the idle BH runs in that iteration.");
+
+    loop_init(&loop);
+    probe_init(&idle, loop.ctx, NULL, 'i');
+
+    for (int i = 1; i <= 3; i++) {
+        qemu_bh_schedule_idle(idle.bh);
+        p = iterate_by_hand(loop.gctx);
+        g_assert_false(p.ready);
+        g_assert_cmpint(p.timeout, >, 0);
+        g_assert_cmpint(p.timeout, <=, 10);
+        g_assert_cmpint(idle.runs, ==, i);
+    }
+
+    probe_clear(&idle);
+    loop_clear(&loop);
+}
+
+static void
+test_g2_timeout_infinite_when_nothing_pending(void)
+{
+    Prepared p;
+    Loop loop;
+    Probe a, never;
+
+    g_test_summary("G2: with no BH pending (and no other source), prepare is not "
+                   "ready and GLib would poll with timeout -1 (forever); also "
+                   "after a pending BH ran.");
+
+    loop_init(&loop);
+    probe_init(&never, loop.ctx, NULL, 'n'); /* registered, never scheduled */
+
+    p = iterate_by_hand(loop.gctx);
+    g_assert_false(p.ready);
+    g_assert_cmpint(p.timeout, ==, -1);
+
+    probe_init(&a, loop.ctx, NULL, 'a');
+    qemu_bh_schedule(a.bh);
+    g_assert_true(g_main_context_iteration(loop.gctx, FALSE));
+    g_assert_cmpint(a.runs, ==, 1);
+    p = iterate_by_hand(loop.gctx);
+    g_assert_false(p.ready);
+    g_assert_cmpint(p.timeout, ==, -1);
+    g_assert_cmpint(a.runs, ==, 1);
+    g_assert_cmpint(never.runs, ==, 0);
+
+    probe_clear(&a);
+    probe_clear(&never);
+    loop_clear(&loop);
+}
+
+/* --------------------------------------------------------------- G3/G4 */
+
+static void
+test_g3_one_iteration_runs_pending_bhs_in_fifo_order(void)
+{
+    g_autoptr(GString) log = g_string_new(NULL);
+    Probe p[5];
+    Loop loop;
+
+    g_test_summary("G3/G4: after schedules, one g_main_context_iteration(FALSE) "
+                   "returns TRUE and runs exactly the pending BHs, once each, in "
+                   "the order they were scheduled (B4, B5).");
+
+    loop_init(&loop);
+    for (int i = 0; i < 5; i++)
+        probe_init(&p[i], loop.ctx, log, 'A' + i);
+
+    /* Not creation order; E is never scheduled; D is scheduled twice (B2). */
+    qemu_bh_schedule(p[3].bh);
+    qemu_bh_schedule(p[1].bh);
+    qemu_bh_schedule(p[0].bh);
+    qemu_bh_schedule(p[3].bh);
+    qemu_bh_schedule(p[2].bh);
+    g_assert_cmpstr(log->str, ==, "");
+
+    g_assert_true(g_main_context_iteration(loop.gctx, FALSE));
+    g_assert_cmpstr(log->str, ==, "DBAC");
+    g_assert_cmpint(p[4].runs, ==, 0);
+    g_assert_false(g_main_context_iteration(loop.gctx, FALSE));
+    g_assert_cmpstr(log->str, ==, "DBAC");
+
+    for (int i = 0; i < 5; i++)
+        probe_clear(&p[i]);
+    loop_clear(&loop);
+}
+
+static void
+test_g3_idle_bh_runs_in_blocking_iteration(void)
+{
+    Loop loop;
+    Probe idle;
+
+    g_test_summary("G3/B7: an idle-scheduled BH (which does not wake the loop) "
+                   "runs from a blocking iteration within about 10 ms.");
+
+    loop_init(&loop);
+    probe_init(&idle, loop.ctx, NULL, 'i');
+
+    for (int i = 1; i <= 3; i++) {
+        gint64 start, elapsed;
+
+        qemu_bh_schedule_idle(idle.bh);
+        start = g_get_monotonic_time();
+        g_assert_true(g_main_context_iteration(loop.gctx, TRUE));
+        elapsed = g_get_monotonic_time() - start;
+        g_assert_cmpint(idle.runs, ==, i);
+        /* About 10 ms; a wide margin for loaded machines and valgrind. */
+        g_assert_cmpint(elapsed, <, 2 * G_USEC_PER_SEC);
+        g_test_message("idle BH ran after %" G_GINT64_FORMAT " us", elapsed);
+    }
+
+    probe_clear(&idle);
+    loop_clear(&loop);
+}
+
+static void
+test_g4_rescheduling_bh_once_per_iteration_fairly(void)
+{
+    Recorder idle_rec = {.tag = 'I'};
+    GSource *idle;
+    Loop loop;
+    Probe b;
+
+    g_test_summary("G4/B5: a BH that re-schedules itself runs exactly once per "
+                   "iteration (no endless pass), so an idle source at the same "
+                   "priority is dispatched in every iteration too.");
+
+    loop_init(&loop);
+    probe_init(&b, loop.ctx, NULL, 'B');
+    b.max = G_MAXINT; /* re-schedules itself for ever */
+    idle = ready_source_new(KIND_IDLE, G_PRIORITY_DEFAULT, loop.gctx, &idle_rec);
+
+    qemu_bh_schedule(b.bh);
+    for (int i = 1; i <= 20; i++) {
+        g_assert_true(g_main_context_iteration(loop.gctx, FALSE));
+        g_assert_cmpint(b.runs, ==, i);
+        g_assert_cmpint(idle_rec.runs, ==, i);
+    }
+
+    source_clear(&idle);
+    probe_clear(&b);
+    loop_clear(&loop);
+}
+
+/* ------------------------------------------------------------------ G5 */
+
+typedef struct {
+    AioContext *ctx;
+    QEMUBH *bh;      /* scheduled by the thread, or NULL: aio_notify() */
+    gulong delay_us; /* before scheduling or notifying */
+} Waker;
+
+static gpointer
+waker_thread(gpointer data)
+{
+    Waker *w = data;
+
+    if (w->delay_us > 0)
+        g_usleep(w->delay_us);
+    if (w->bh != NULL)
+        qemu_bh_schedule(w->bh);
+    else
+        aio_notify(w->ctx);
+    return NULL;
+}
+
+static void
+test_g5_wakes_blocked_iteration_from_thread(void)
+{
+    Waker w;
+    GThread *t;
+    Loop loop;
+    Probe a;
+
+    g_test_summary("G5: a g_main_context_iteration(ctx, TRUE) blocked in poll "
+                   "returns and dispatches when another thread schedules a BH.");
+
+    loop_init(&loop);
+    probe_init(&a, loop.ctx, NULL, 'a');
+
+    w = (Waker){.ctx = loop.ctx, .bh = a.bh, .delay_us = 50000};
+    t = g_thread_new("waker", waker_thread, &w);
+    g_assert_true(g_main_context_iteration(loop.gctx, TRUE));
+    g_assert_cmpint(a.runs, ==, 1);
+    g_assert_true(a.thread == g_thread_self());
+    g_thread_join(t);
+
+    probe_clear(&a);
+    loop_clear(&loop);
+}
+
+static void
+test_g5_wakes_blocked_iteration_many_rounds(void)
+{
+    unsigned rounds = gaio_test_scale(200);
+    unsigned spurious = 0;
+    Loop loop;
+    Probe a;
+
+    g_test_summary("G5/W1: no lost wakeup: 200 rounds of a thread scheduling a "
+                   "BH (after 0-200 us) while the main thread blocks in "
+                   "g_main_context_iteration(TRUE); each BH runs, once.");
+
+    loop_init(&loop);
+    probe_init(&a, loop.ctx, NULL, 'a');
+
+    for (unsigned round = 1; round <= rounds; round++) {
+        Waker w = {.ctx = loop.ctx,
+                   .bh = a.bh,
+                   .delay_us = round % 4 == 0 ? 0 : g_random_int_range(0, 200)};
+        GThread *t = g_thread_new("waker", waker_thread, &w);
+        int iterations = 0;
+
+        /* A wakeup left over from the previous round (a write the last poll
+         * did not see) may end one iteration without the BH (P2). */
+        while (a.runs < (int)round) {
+            g_main_context_iteration(loop.gctx, TRUE);
+            iterations++;
+        }
+        g_assert_cmpint(iterations, <=, 3);
+        spurious += iterations - 1;
+        g_thread_join(t);
+        g_assert_cmpint(a.runs, ==, (int)round);
+    }
+    g_test_message("%u rounds, %u iterations without the BH", rounds, spurious);
+
+    probe_clear(&a);
+    loop_clear(&loop);
+}
+
+static void
+test_g5_aio_notify_wakes_blocked_iteration(void)
+{
+    unsigned rounds = gaio_test_scale(200);
+    unsigned true_returns = 0;
+    gint64 start, elapsed;
+    gboolean ret;
+    Waker w;
+    GThread *t;
+    Loop loop;
+
+    g_test_summary("G5/W1: aio_notify() from another thread makes a "
+                   "g_main_context_iteration(TRUE) blocked in poll return "
+                   "(a wakeup, not necessarily a dispatch); 200 rounds.");
+
+    loop_init(&loop);
+
+    w = (Waker){.ctx = loop.ctx, .delay_us = 50000};
+    start = g_get_monotonic_time();
+    t = g_thread_new("notifier", waker_thread, &w);
+    ret = g_main_context_iteration(loop.gctx, TRUE);
+    elapsed = g_get_monotonic_time() - start;
+    g_thread_join(t);
+    /* It really slept until the notify (a fresh context has nothing pending). */
+    g_assert_cmpint(elapsed, >=, 40000);
+    g_test_message("woken by aio_notify after %" G_GINT64_FORMAT " us, returned %s",
+                   elapsed, ret ? "TRUE" : "FALSE");
+
+    for (unsigned round = 0; round < rounds; round++) {
+        w = (Waker){.ctx = loop.ctx,
+                    .delay_us = round % 4 == 0 ? 0 : g_random_int_range(0, 200)};
+        t = g_thread_new("notifier", waker_thread, &w);
+        /* Hangs (and the watchdog fails the test) if the wakeup is lost. */
+        true_returns += g_main_context_iteration(loop.gctx, TRUE);
+        g_thread_join(t);
+    }
+    g_test_message("%u rounds, %u returned TRUE", rounds, true_returns);
+
+    loop_clear(&loop);
+}
+
+/* ------------------------------------------------------------------ G6 */
+
+typedef struct {
+    Loop loop;
+    Probe runner;
+    QEMUBH **idle;
+    unsigned n_idle;
+} CostSetup;
+
+static void
+noop_cb(void *opaque)
+{
+    (void)opaque;
+    g_assert_not_reached();
+}
+
+static void
+cost_setup_init(CostSetup *s, unsigned n_idle)
+{
+    loop_init(&s->loop);
+    probe_init(&s->runner, s->loop.ctx, NULL, 'r');
+    s->runner.max = G_MAXINT;
+    s->n_idle = n_idle;
+    s->idle = g_new(QEMUBH *, n_idle);
+    for (unsigned i = 0; i < n_idle; i++)
+        s->idle[i] = aio_bh_new(s->loop.ctx, noop_cb, NULL);
+    qemu_bh_schedule(s->runner.bh);
+}
+
+static gint64
+cost_setup_time(CostSetup *s, unsigned iterations)
+{
+    int before = s->runner.runs;
+    gint64 start = g_get_monotonic_time();
+
+    for (unsigned i = 0; i < iterations; i++)
+        g_main_context_iteration(s->loop.gctx, FALSE);
+    g_assert_cmpint(s->runner.runs - before, ==, (int)iterations);
+    return g_get_monotonic_time() - start;
+}
+
+static void
+cost_setup_clear(CostSetup *s)
+{
+    probe_clear(&s->runner);
+    for (unsigned i = 0; i < s->n_idle; i++)
+        qemu_bh_delete(s->idle[i]);
+    g_free(s->idle);
+    loop_clear(&s->loop);
+}
+
+static void
+test_g6_iteration_cost_independent_of_idle_bhs(void)
+{
+    unsigned iterations = gaio_test_scale(20000);
+    gint64 best_small = G_MAXINT64, best_big = G_MAXINT64;
+    CostSetup small, big;
+    double ratio;
+
+    g_test_summary("G6/B13: the cost of a GLib iteration that runs one BH does "
+                   "not grow with registered but idle BHs: 100,000 vs 10, ratio "
+                   "< 3 (min of 5 runs; an O() check, not a benchmark).");
+
+    cost_setup_init(&small, 10);
+    cost_setup_init(&big, 100000);
+    for (int rep = 0; rep < 5; rep++) {
+        best_small = MIN(best_small, cost_setup_time(&small, iterations));
+        best_big = MIN(best_big, cost_setup_time(&big, iterations));
+    }
+    ratio = (double)best_big / (double)MAX(best_small, 1);
+    g_test_message("%u iterations: %" G_GINT64_FORMAT " us with 10 idle BHs, "
+                   "%" G_GINT64_FORMAT " us with 100000, ratio %.2f",
+                   iterations, best_small, best_big, ratio);
+    g_assert_cmpfloat(ratio, <, 3.0);
+
+    cost_setup_clear(&small);
+    cost_setup_clear(&big);
+}
+
+/* -------------------------------------------------- classic sequences */
+
+static void
+test_classic_schedule(void)
+{
+    Loop loop;
+    Probe p;
+
+    g_test_summary("G4/B1 (QEMU test_source_schedule): scheduling does not run "
+                   "the BH; one iteration returns TRUE and runs it once; the next "
+                   "returns FALSE.");
+
+    loop_init(&loop);
+    probe_init(&p, loop.ctx, NULL, 'p');
+
+    g_assert_false(g_main_context_iteration(loop.gctx, FALSE));
+    qemu_bh_schedule(p.bh);
+    g_assert_cmpint(p.runs, ==, 0);
+    g_assert_true(g_main_context_iteration(loop.gctx, FALSE));
+    g_assert_cmpint(p.runs, ==, 1);
+    g_assert_false(g_main_context_iteration(loop.gctx, FALSE));
+    g_assert_cmpint(p.runs, ==, 1);
+
+    /* The same through a blocking iteration: the BH is already pending. */
+    qemu_bh_schedule(p.bh);
+    g_assert_true(g_main_context_iteration(loop.gctx, TRUE));
+    g_assert_cmpint(p.runs, ==, 2);
+    g_assert_false(g_main_context_iteration(loop.gctx, FALSE));
+
+    probe_clear(&p);
+    loop_clear(&loop);
+}
+
+static void
+test_classic_schedule10(void)
+{
+    Loop loop;
+    Probe p;
+
+    g_test_summary("G4/B5 (QEMU test_source_schedule10): a BH re-scheduling "
+                   "itself until it ran 10 times runs exactly once per iteration.");
+
+    loop_init(&loop);
+    probe_init(&p, loop.ctx, NULL, 'p');
+    p.max = 10;
+
+    qemu_bh_schedule(p.bh);
+    g_assert_cmpint(p.runs, ==, 0);
+    for (int i = 1; i <= 10; i++) {
+        g_assert_true(g_main_context_iteration(loop.gctx, FALSE));
+        g_assert_cmpint(p.runs, ==, i);
+    }
+    g_assert_false(g_main_context_iteration(loop.gctx, FALSE));
+    g_assert_cmpint(p.runs, ==, 10);
+
+    probe_clear(&p);
+    loop_clear(&loop);
+}
+
+static void
+test_classic_cancel(void)
+{
+    gboolean first;
+    Loop loop;
+    Probe p;
+
+    g_test_summary("B9 (QEMU test_source_cancel): a BH scheduled then cancelled "
+                   "does not run from the GLib loop; it can be scheduled again.");
+
+    loop_init(&loop);
+    probe_init(&p, loop.ctx, NULL, 'p');
+
+    qemu_bh_schedule(p.bh);
+    g_assert_cmpint(p.runs, ==, 0);
+    qemu_bh_cancel(p.bh);
+    g_assert_cmpint(p.runs, ==, 0);
+    /* The cancelled BH is still queued (and the schedule's notify is still
+     * set), so this iteration may dispatch a pass that only reclaims it and
+     * return TRUE with nothing run. Not asserted: no rule fixes it. */
+    first = g_main_context_iteration(loop.gctx, FALSE);
+    g_test_message("first iteration after cancel returned %s", first ? "TRUE" : "FALSE");
+    g_assert_cmpint(p.runs, ==, 0);
+    g_assert_false(g_main_context_iteration(loop.gctx, FALSE));
+    g_assert_cmpint(p.runs, ==, 0);
+
+    /* Still valid: scheduled again, it runs. */
+    qemu_bh_schedule(p.bh);
+    g_assert_true(g_main_context_iteration(loop.gctx, FALSE));
+    g_assert_cmpint(p.runs, ==, 1);
+    g_assert_false(g_main_context_iteration(loop.gctx, FALSE));
+
+    probe_clear(&p);
+    loop_clear(&loop);
+}
+
+static void
+test_classic_delete(void)
+{
+    gboolean first;
+    Loop loop;
+    Probe p, q;
+
+    g_test_summary("B10 (QEMU test_source_delete): a BH scheduled then deleted "
+                   "never runs from the GLib loop; deleting a BH never scheduled "
+                   "is fine too.");
+
+    loop_init(&loop);
+    probe_init(&p, loop.ctx, NULL, 'p');
+    probe_init(&q, loop.ctx, NULL, 'q');
+
+    qemu_bh_schedule(p.bh);
+    g_assert_cmpint(p.runs, ==, 0);
+    qemu_bh_delete(p.bh);
+    p.bh = NULL;
+    qemu_bh_delete(q.bh);
+    q.bh = NULL;
+    /* As for cancel: this iteration may reclaim the deleted BHs and return TRUE. */
+    first = g_main_context_iteration(loop.gctx, FALSE);
+    g_test_message("first iteration after delete returned %s", first ? "TRUE" : "FALSE");
+    g_assert_cmpint(p.runs, ==, 0);
+    g_assert_false(g_main_context_iteration(loop.gctx, FALSE));
+    g_assert_cmpint(p.runs, ==, 0);
+    g_assert_cmpint(q.runs, ==, 0);
+
+    loop_clear(&loop);
+}
+
+static void
+test_classic_delete_from_callback(void)
+{
+    int tail = 0;
+    Loop loop;
+    Probe p;
+
+    g_test_summary("B10 (QEMU test_source_bh_delete_from_cb): a BH that "
+                   "re-schedules and then deletes itself on its first run runs "
+                   "once.");
+
+    loop_init(&loop);
+    probe_init(&p, loop.ctx, NULL, 'p');
+    p.delete_at = 1;
+
+    qemu_bh_schedule(p.bh);
+    g_assert_cmpint(p.runs, ==, 0);
+    g_assert_true(g_main_context_iteration(loop.gctx, FALSE));
+    g_assert_cmpint(p.runs, ==, 1);
+    g_assert_null(p.bh);
+    /* Like QEMU's wait_until_inactive(): the leftover schedule may cost one
+     * more (reclaiming) dispatch, which must run nothing. */
+    while (g_main_context_iteration(loop.gctx, FALSE))
+        g_assert_cmpint(++tail, <=, 1);
+    g_assert_cmpint(p.runs, ==, 1);
+    g_assert_false(g_main_context_iteration(loop.gctx, FALSE));
+
+    loop_clear(&loop);
+}
+
+static void
+test_classic_delete_from_callback_many(void)
+{
+    static const int max[4] = {1, 3, 2, 4};
+    /* runs of each BH after each iteration; -1: deleted by then */
+    static const int expect[4][4] = {
+        {1, 1, 1, 1},
+        {1, 2, 2, 2},
+        {1, 3, 2, 3},
+        {1, 3, 2, 4},
+    };
+    int tail = 0;
+    Probe p[4];
+    Loop loop;
+
+    g_test_summary("B10/B5 (QEMU test_source_bh_delete_from_cb_many): four BHs "
+                   "re-scheduling themselves and self-deleting on their 1st, 3rd, "
+                   "2nd and 4th runs: one run each per iteration until deleted.");
+
+    loop_init(&loop);
+    for (int i = 0; i < 4; i++) {
+        probe_init(&p[i], loop.ctx, NULL, 'a' + i);
+        p[i].delete_at = max[i];
+    }
+    for (int i = 0; i < 4; i++)
+        qemu_bh_schedule(p[i].bh);
+
+    for (int it = 0; it < 4; it++) {
+        g_assert_true(g_main_context_iteration(loop.gctx, FALSE));
+        for (int i = 0; i < 4; i++) {
+            g_assert_cmpint(p[i].runs, ==, expect[it][i]);
+            if (p[i].runs == max[i])
+                g_assert_null(p[i].bh);
+            else
+                g_assert_nonnull(p[i].bh);
+        }
+    }
+    while (g_main_context_iteration(loop.gctx, FALSE))
+        g_assert_cmpint(++tail, <=, 1);
+    g_assert_false(g_main_context_iteration(loop.gctx, FALSE));
+    for (int i = 0; i < 4; i++) {
+        g_assert_cmpint(p[i].runs, ==, max[i]);
+        g_assert_null(p[i].bh);
+    }
+
+    loop_clear(&loop);
+}
+
+/* ----------------------------------------------------------------- B14 */
+
+typedef struct {
+    GString *log;
+    Loop *loop;
+    gboolean use_aio_poll;
+    gboolean nested_ret;
+    QEMUBH *bh;
+} Nester;
+
+static void
+nester_cb(void *opaque)
+{
+    Nester *n = opaque;
+
+    g_string_append_c(n->log, '<');
+    if (n->use_aio_poll)
+        n->nested_ret = aio_poll(n->loop->ctx, false);
+    else
+        n->nested_ret = g_main_context_iteration(n->loop->gctx, FALSE);
+    g_string_append_c(n->log, '>');
+}
+
+static void
+check_nesting(gboolean use_aio_poll)
+{
+    g_autoptr(GString) log = g_string_new(NULL);
+    Nester n = {.log = log, .use_aio_poll = use_aio_poll};
+    Probe before, b, c;
+    Loop loop;
+
+    loop_init(&loop);
+    n.loop = &loop;
+    probe_init(&before, loop.ctx, log, 'a');
+    n.bh = aio_bh_new(loop.ctx, nester_cb, &n);
+    probe_init(&b, loop.ctx, log, 'b');
+    probe_init(&c, loop.ctx, log, 'c');
+
+    qemu_bh_schedule(before.bh);
+    qemu_bh_schedule(n.bh);
+    qemu_bh_schedule(b.bh);
+    qemu_bh_schedule(c.bh);
+    g_assert_true(g_main_context_iteration(loop.gctx, FALSE));
+    /* b and c ran inside the nested call, in FIFO order, once each. */
+    g_assert_cmpstr(log->str, ==, "a<bc>");
+    g_assert_true(n.nested_ret);
+    g_assert_false(g_main_context_iteration(loop.gctx, FALSE));
+    g_assert_cmpstr(log->str, ==, "a<bc>");
+
+    /* Again, with nothing left for the nested call: it makes no progress. */
+    qemu_bh_schedule(n.bh);
+    g_assert_true(g_main_context_iteration(loop.gctx, FALSE));
+    g_assert_cmpstr(log->str, ==, "a<bc><>");
+    g_assert_false(n.nested_ret);
+    g_assert_false(g_main_context_iteration(loop.gctx, FALSE));
+
+    qemu_bh_delete(n.bh);
+    probe_clear(&before);
+    probe_clear(&b);
+    probe_clear(&c);
+    loop_clear(&loop);
+}
+
+static void
+test_b14_bh_iterating_its_main_context(void)
+{
+    g_test_summary("B14: a BH dispatched by GLib that calls "
+                   "g_main_context_iteration() on the same GMainContext (the "
+                   "source can recurse) runs the remaining pending BHs inside, in "
+                   "FIFO order, each once.");
+    check_nesting(FALSE);
+}
+
+static void
+test_b14_bh_calling_aio_poll_under_glib(void)
+{
+    g_test_summary("B14: a BH dispatched by GLib that calls aio_poll(ctx, false) on "
+                   "its own context runs the remaining pending BHs inside, in FIFO "
+                   "order, each once, and aio_poll returns true.");
+    check_nesting(TRUE);
+}
+
+/* ------------------------------------------------------------------ I1 */
+
+typedef struct {
+    Probe *inner;
+    AioContext *inner_ctx;
+    AioContext *before, *after;
+} Outer;
+
+static void
+outer_cb(void *opaque)
+{
+    Outer *o = opaque;
+
+    o->before = aio_context_get_current();
+    qemu_bh_schedule(o->inner->bh);
+    g_assert_true(aio_poll(o->inner_ctx, false));
+    o->after = aio_context_get_current();
+}
+
+static void
+test_i1_current_context_inside_glib_dispatch(void)
+{
+    Recorder idle_rec = {.current = (AioContext *)&idle_rec};
+    AioContext *other = gaio_test_context_new();
+    GSource *idle;
+    Outer o = {0};
+    QEMUBH *outer;
+    Probe a, inner;
+    Loop loop;
+
+    g_test_summary("I1: aio_context_get_current() inside a BH dispatched by GLib "
+                   "is that context (the innermost when nested), NULL outside and "
+                   "in other GSources of the same iteration.");
+
+    loop_init(&loop);
+    probe_init(&a, loop.ctx, NULL, 'a');
+    probe_init(&inner, other, NULL, 'i');
+    o.inner = &inner;
+    o.inner_ctx = other;
+    outer = aio_bh_new(loop.ctx, outer_cb, &o);
+    idle_rec.once = TRUE;
+    idle = ready_source_new(KIND_IDLE, G_PRIORITY_DEFAULT, loop.gctx, &idle_rec);
+
+    g_assert_null(aio_context_get_current());
+    qemu_bh_schedule(a.bh);
+    qemu_bh_schedule(outer);
+    g_assert_true(g_main_context_iteration(loop.gctx, FALSE));
+    g_assert_null(aio_context_get_current());
+
+    g_assert_cmpint(a.runs, ==, 1);
+    g_assert_true(a.current == loop.ctx);
+    g_assert_true(o.before == loop.ctx);
+    g_assert_cmpint(inner.runs, ==, 1);
+    g_assert_true(inner.current == other);
+    g_assert_true(o.after == loop.ctx);
+    g_assert_cmpint(idle_rec.runs, ==, 1);
+    g_assert_null(idle_rec.current);
+
+    source_clear(&idle);
+    qemu_bh_delete(outer);
+    probe_clear(&a);
+    probe_clear(&inner);
+    aio_poll(other, false); /* reclaims inner */
+    aio_context_unref(other);
+    loop_clear(&loop);
+}
+
+/* ------------------------------------------------------------------ C5 */
+
+typedef struct {
+    AioContext *ctx;
+    gint tid;
+    gint entering;
+    gboolean result;
+} Blocker;
+
+static gpointer
+blocker_thread(gpointer data)
+{
+    Blocker *b = data;
+
+    g_atomic_int_set(&b->tid, (gint)syscall(SYS_gettid));
+    g_atomic_int_set(&b->entering, 1);
+    b->result = aio_poll(b->ctx, true);
+    return NULL;
+}
+
+/* The scheduler state of thread @tid of this process ('S': sleeping). */
+static char
+thread_state(gint tid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/self/task/%d/stat", tid);
+    g_autofree char *contents = NULL;
+    const char *paren;
+
+    if (!g_file_get_contents(path, &contents, NULL, NULL))
+        return '?';
+    paren = strrchr(contents, ')');
+    return paren != NULL && paren[1] == ' ' ? paren[2] : '?';
+}
+
+static void
+test_c5_aio_poll_refused_while_thread_blocks_in_aio_poll(void)
+{
+    Blocker b = {0};
+    GThread *t;
+    gint64 deadline;
+    Loop loop;
+
+    g_test_summary("C5: while thread T is blocked inside aio_poll(ctx, TRUE), "
+                   "aio_poll(ctx, FALSE) from another thread gets a critical and "
+                   "returns false; aio_notify() then ends T's poll (no progress).");
+
+    loop_init(&loop);
+    b.ctx = loop.ctx;
+    t = g_thread_new("blocker", blocker_thread, &b);
+
+    /* Wait until T sleeps: after `entering`, its only blocking call is the
+     * poll inside aio_poll(). */
+    while (!g_atomic_int_get(&b.entering))
+        g_usleep(100);
+    deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (thread_state(g_atomic_int_get(&b.tid)) != 'S') {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(1000);
+    }
+
+    g_test_expect_message("gaio", G_LOG_LEVEL_CRITICAL, "*already running in another thread*");
+    g_assert_false(aio_poll(loop.ctx, false));
+    g_test_assert_expected_messages();
+
+    aio_notify(loop.ctx);
+    g_thread_join(t);
+    g_assert_false(b.result);
+
+    loop_clear(&loop);
+}
+
+typedef struct {
+    Loop *loop;
+    GMutex lock;
+    GCond cond;
+    gboolean inside, go;
+    Probe later;
+} Dispatcher;
+
+static void
+dispatcher_block_cb(void *opaque)
+{
+    Dispatcher *d = opaque;
+
+    g_mutex_lock(&d->lock);
+    d->inside = TRUE;
+    g_cond_broadcast(&d->cond);
+    while (!d->go)
+        g_cond_wait(&d->cond, &d->lock);
+    g_mutex_unlock(&d->lock);
+}
+
+static gpointer
+dispatcher_thread(gpointer data)
+{
+    Dispatcher *d = data;
+    int n = 0;
+
+    /* The first iteration dispatches dispatcher_block_cb; then on until the
+     * BH scheduled meanwhile by the main thread ran here. */
+    while (d->later.runs == 0) {
+        g_main_context_iteration(d->loop->gctx, TRUE);
+        g_assert_cmpint(++n, <, 100);
+    }
+    return NULL;
+}
+
+static void
+test_c5_aio_poll_refused_while_thread_dispatches_source(void)
+{
+    Dispatcher d = {0};
+    QEMUBH *block;
+    GThread *t;
+    Loop loop;
+
+    g_test_summary("C5: while thread T runs the context as a GSource (a BH "
+                   "dispatched by g_main_context_iteration() in T), aio_poll(ctx, "
+                   "FALSE) from another thread gets a critical, returns false and "
+                   "runs nothing; T runs the pending BH, once.");
+
+    loop_init(&loop);
+    d.loop = &loop;
+    g_mutex_init(&d.lock);
+    g_cond_init(&d.cond);
+    probe_init(&d.later, loop.ctx, NULL, 'l');
+    block = aio_bh_new(loop.ctx, dispatcher_block_cb, &d);
+
+    qemu_bh_schedule(block);
+    t = g_thread_new("dispatcher", dispatcher_thread, &d);
+    g_mutex_lock(&d.lock);
+    while (!d.inside)
+        g_cond_wait(&d.cond, &d.lock);
+    g_mutex_unlock(&d.lock);
+
+    qemu_bh_schedule(d.later.bh);
+    g_test_expect_message("gaio", G_LOG_LEVEL_CRITICAL, "*already running in another thread*");
+    g_assert_false(aio_poll(loop.ctx, false));
+    g_test_assert_expected_messages();
+    g_assert_cmpint(d.later.runs, ==, 0);
+
+    g_mutex_lock(&d.lock);
+    d.go = TRUE;
+    g_cond_broadcast(&d.cond);
+    g_mutex_unlock(&d.lock);
+    g_thread_join(t);
+    g_assert_cmpint(d.later.runs, ==, 1);
+    g_assert_true(d.later.thread == t);
+
+    qemu_bh_delete(block);
+    probe_clear(&d.later);
+    loop_clear(&loop);
+    g_mutex_clear(&d.lock);
+    g_cond_clear(&d.cond);
+}
+
+typedef struct {
+    GMainContext *gctx;
+    gint tid;
+    gint entering;
+} Iterator;
+
+static gpointer
+iterator_thread(gpointer data)
+{
+    Iterator *it = data;
+
+    g_atomic_int_set(&it->tid, (gint)syscall(SYS_gettid));
+    g_atomic_int_set(&it->entering, 1);
+    /* Owns the GMainContext while it sleeps in GLib's poll. */
+    g_main_context_iteration(it->gctx, TRUE);
+    return NULL;
+}
+
+static void
+test_c5_aio_poll_refused_while_thread_iterates_main_context(void)
+{
+    Iterator it = {0};
+    Probe probe;
+    GThread *t;
+    gint64 deadline;
+    Loop loop;
+
+    g_test_summary("C5: while thread T iterates the GMainContext the context is "
+                   "attached to (asleep in GLib's poll, so T runs the context), "
+                   "aio_poll(ctx, FALSE) from another thread gets a critical, "
+                   "returns false and runs nothing.");
+
+    loop_init(&loop);
+    probe_init(&probe, loop.ctx, NULL, 'p');
+    it.gctx = loop.gctx;
+    t = g_thread_new("iterator", iterator_thread, &it);
+    while (!g_atomic_int_get(&it.entering))
+        g_usleep(100);
+    deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (thread_state(g_atomic_int_get(&it.tid)) != 'S') {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(1000);
+    }
+
+    qemu_bh_schedule_idle(probe.bh); /* pending, but does not wake T */
+    g_test_expect_message("gaio", G_LOG_LEVEL_CRITICAL, "*already running in another thread*");
+    g_assert_false(aio_poll(loop.ctx, false));
+    g_test_assert_expected_messages();
+    g_assert_cmpint(probe.runs, ==, 0);
+
+    qemu_bh_schedule(probe.bh); /* wakes T, which runs it */
+    g_thread_join(t);
+    g_assert_cmpint(probe.runs, ==, 1);
+    g_assert_true(probe.thread == t);
+
+    probe_clear(&probe);
+    loop_clear(&loop);
+}
+
+/* ---------------------------------------------------------------- main */
+
+int
+main(int argc, char **argv)
+{
+    gaio_test_init(&argc, &argv);
+
+    g_test_add_func("/gsource/G1/runs-bhs-from-attached-main-context",
+                    test_g1_runs_bhs_from_attached_main_context);
+    g_test_add_func("/gsource/G1/priority-is-default-unless-set",
+                    test_g1_priority_default_unless_set);
+    for (int k = KIND_IDLE; k <= KIND_CUSTOM; k++) {
+        g_autofree char *higher = g_strdup_printf(
+            "/gsource/G1/higher-priority-ready-source-dispatches-first/%s", kind_names[k]);
+        g_autofree char *same = g_strdup_printf(
+            "/gsource/G1/same-priority-ready-source-dispatches-in-same-iteration/%s",
+            kind_names[k]);
+        g_autofree char *lower = g_strdup_printf(
+            "/gsource/G1/lower-priority-ready-source-waits-for-later-iteration/%s",
+            kind_names[k]);
+        g_autofree char *high_ctx = g_strdup_printf(
+            "/gsource/G1/context-at-high-priority-runs-before-default-source/%s",
+            kind_names[k]);
+
+        g_test_add_data_func(higher, GINT_TO_POINTER(k), test_g1_higher_priority_source_first);
+        g_test_add_data_func(same, GINT_TO_POINTER(k),
+                             test_g1_same_priority_source_same_iteration);
+        g_test_add_data_func(lower, GINT_TO_POINTER(k), test_g1_lower_priority_source_waits);
+        g_test_add_data_func(high_ctx, GINT_TO_POINTER(k),
+                             test_g1_context_at_high_priority_runs_first);
+    }
+    g_test_add_func("/gsource/G1/mixed-sources-dispatch-by-priority",
+                    test_g1_mixed_sources_by_priority);
+
+    g_test_add_func("/gsource/C3/default-context-same-pointer-from-two-threads",
+                    test_c3_default_context_same_from_two_threads);
+    g_test_add_func("/gsource/C3/qemu-bh-new-runs-from-default-main-context",
+                    test_c3_qemu_bh_new_runs_from_default_main_context);
+
+    g_test_add_func("/gsource/G2/prepare-ready-with-zero-timeout-when-bh-pending",
+                    test_g2_ready_with_zero_timeout_when_bh_pending);
+    g_test_add_func("/gsource/G2/prepare-timeout-at-most-10ms-when-only-idle-bh-pending",
+                    test_g2_timeout_at_most_10ms_when_only_idle_bh_pending);
+    g_test_add_func("/gsource/G2/prepare-timeout-infinite-when-nothing-pending",
+                    test_g2_timeout_infinite_when_nothing_pending);
+
+    g_test_add_func("/gsource/G3/one-iteration-runs-pending-bhs-in-fifo-order",
+                    test_g3_one_iteration_runs_pending_bhs_in_fifo_order);
+    g_test_add_func("/gsource/G3/idle-bh-runs-in-blocking-iteration-within-10ms",
+                    test_g3_idle_bh_runs_in_blocking_iteration);
+    g_test_add_func("/gsource/G4/rescheduling-bh-runs-once-per-iteration-fairly",
+                    test_g4_rescheduling_bh_once_per_iteration_fairly);
+
+    g_test_add_func("/gsource/G5/wakes-blocked-iteration-from-thread",
+                    test_g5_wakes_blocked_iteration_from_thread);
+    g_test_add_func("/gsource/G5/wakes-blocked-iteration-from-thread-many-rounds",
+                    test_g5_wakes_blocked_iteration_many_rounds);
+    g_test_add_func("/gsource/G5/aio-notify-wakes-blocked-iteration",
+                    test_g5_aio_notify_wakes_blocked_iteration);
+
+    g_test_add_func("/gsource/G6/iteration-cost-independent-of-idle-bhs",
+                    test_g6_iteration_cost_independent_of_idle_bhs);
+
+    g_test_add_func("/gsource/G4/classic/schedule", test_classic_schedule);
+    g_test_add_func("/gsource/G4/classic/schedule10", test_classic_schedule10);
+    g_test_add_func("/gsource/B9/classic/cancel", test_classic_cancel);
+    g_test_add_func("/gsource/B10/classic/delete", test_classic_delete);
+    g_test_add_func("/gsource/B10/classic/delete-from-callback",
+                    test_classic_delete_from_callback);
+    g_test_add_func("/gsource/B10/classic/delete-from-callback-many",
+                    test_classic_delete_from_callback_many);
+
+    g_test_add_func("/gsource/B14/bh-iterating-its-main-context-runs-remaining-bhs",
+                    test_b14_bh_iterating_its_main_context);
+    g_test_add_func("/gsource/B14/bh-calling-aio-poll-under-glib-runs-remaining-bhs",
+                    test_b14_bh_calling_aio_poll_under_glib);
+
+    g_test_add_func("/gsource/I1/current-context-inside-glib-dispatch",
+                    test_i1_current_context_inside_glib_dispatch);
+
+    g_test_add_func("/gsource/C5/aio-poll-refused-while-thread-blocks-in-aio-poll",
+                    test_c5_aio_poll_refused_while_thread_blocks_in_aio_poll);
+    g_test_add_func("/gsource/C5/aio-poll-refused-while-thread-dispatches-source",
+                    test_c5_aio_poll_refused_while_thread_dispatches_source);
+    g_test_add_func("/gsource/C5/aio-poll-refused-while-thread-iterates-main-context",
+                    test_c5_aio_poll_refused_while_thread_iterates_main_context);
+
+    return g_test_run();
+}
