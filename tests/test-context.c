@@ -6,6 +6,10 @@
 #include "gaio-test.h"
 
 #include <string.h>
+#include <errno.h>
+#include <sys/resource.h>
+
+#include <gio/gio.h>
 
 static void
 count_cb(void *opaque)
@@ -402,6 +406,34 @@ test_current_is_innermost(void)
     aio_context_unref(d.ctx_b);
 }
 
+static void
+test_new_fails_with_gerror_when_out_of_fds(void)
+{
+    struct rlimit saved, none;
+    g_autoptr(GError) error = NULL;
+    AioContext *ctx;
+
+    g_test_summary("C1: aio_context_new() returns NULL and sets a G_IO_ERROR "
+                   "(here G_IO_ERROR_TOO_MANY_OPEN_FILES) when the system refuses "
+                   "its wakeup fd; the process keeps working afterwards.");
+
+    g_assert_cmpint(getrlimit(RLIMIT_NOFILE, &saved), ==, 0);
+    none = saved;
+    none.rlim_cur = 0; /* no new fd at all, until restored */
+    g_assert_cmpint(setrlimit(RLIMIT_NOFILE, &none), ==, 0);
+    ctx = aio_context_new(&error);
+    g_assert_cmpint(setrlimit(RLIMIT_NOFILE, &saved), ==, 0);
+
+    g_assert_null(ctx);
+    g_assert_error(error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES);
+    g_assert_nonnull(strstr(error->message, g_strerror(EMFILE)));
+
+    /* Nothing was left half-made: a context can be made and run now. */
+    ctx = gaio_test_context_new();
+    g_assert_false(aio_poll(ctx, false));
+    aio_context_unref(ctx);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -410,6 +442,8 @@ main(int argc, char **argv)
 
     g_test_add_func("/context/C1/new-returns-context-and-no-error",
                     test_new_returns_context_and_no_error);
+    g_test_add_func("/context/C1/new-fails-with-gerror-when-out-of-fds",
+                    test_new_fails_with_gerror_when_out_of_fds);
     g_test_add_func("/context/C2/ref-unref-lifetime", test_ref_unref_lifetime);
     g_test_add_func("/context/C2/get-g-source-is-new-reference",
                     test_get_g_source_is_new_reference);
