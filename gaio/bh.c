@@ -147,6 +147,32 @@ QEMUBH *(qemu_bh_new)(QEMUBHFunc *cb, void *opaque)
     return aio_bh_new_full(qemu_get_aio_context(), cb, opaque, NULL);
 }
 
+/* A push that does not notify (idle schedule, delete) leaves a gap until it
+ * links, and a producer behind it may have notified meanwhile, found the loop
+ * unable to reach its BH, and let it sleep. So once linked, such a push
+ * notifies after all if anything stands behind it, or if its BH was made
+ * normal-pending by a schedule that found it already queued.
+ *
+ * Why that suffices: take the first link the sleeping owner could not see;
+ * its pusher fenced after the owner's F_C. Either it notified (a normal push),
+ * or it saw the next link or the NORMAL flag (both written before their
+ * writers' fences, if those came first in the fence order) and notified; or
+ * the next writer's fence came later still, and the argument moves one link
+ * on, ending at a notifying push or at the schedule that set NORMAL, whose
+ * aio_notify() sees notify_me. Async-signal-safe; wait-free. */
+static inline void
+bh_push_quietly(AioContext *ctx, QEMUBH *bh)
+{
+    mpsc_queue_push(&ctx->bh_queue, &bh->node);
+    /* Pairs with F_P in other producers' aio_notify() and with this very
+     * fence in other quiet pushers: our link is ordered before the loads of
+     * what came behind us. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&bh->node.next, memory_order_relaxed) != NULL ||
+        (atomic_load_explicit(&bh->flags, memory_order_relaxed) & BH_NORMAL))
+        aio_notify(ctx);
+}
+
 /* The whole of scheduling: wait-free and async-signal-safe (B12, B13). */
 static inline void
 bh_make_pending(QEMUBH *bh, unsigned set)
@@ -157,13 +183,16 @@ bh_make_pending(QEMUBH *bh, unsigned set)
      * that clears PENDING sees everything written before this schedule. */
     unsigned old = atomic_fetch_or_explicit(&bh->flags, set, memory_order_acq_rel);
 
-    if (!(old & BH_QUEUED))
-        mpsc_queue_push(&ctx->bh_queue, &bh->node);
     /* Only a BH that just became normal-pending wakes the loop; coalesced
      * schedules cost the fetch_or alone. aio_notify() starts with the fence
      * that orders the push and flag above before it reads notify_me. */
-    if ((set & BH_NORMAL) && !(old & BH_NORMAL))
+    if ((set & BH_NORMAL) && !(old & BH_NORMAL)) {
+        if (!(old & BH_QUEUED))
+            mpsc_queue_push(&ctx->bh_queue, &bh->node);
         aio_notify(ctx);
+    } else if (!(old & BH_QUEUED)) {
+        bh_push_quietly(ctx, bh); /* an idle BH */
+    }
 }
 
 void
@@ -212,10 +241,13 @@ qemu_bh_delete(QEMUBH *bh)
                                                     memory_order_acq_rel,
                                                     memory_order_relaxed));
     /* Not queued: queue it, so the context's next pass frees it once no pass
-     * can touch it any more. No wakeup: reclaiming is not urgent. From here
-     * on @bh may be freed at any moment. */
-    if (!(old & BH_QUEUED))
+     * can touch it any more. The pass may free @bh as soon as it is linked,
+     * so unlike an idle push this one cannot look behind itself afterwards:
+     * it notifies like a normal push (no system call if the loop is awake). */
+    if (!(old & BH_QUEUED)) {
         mpsc_queue_push(&ctx->bh_queue, &bh->node);
+        aio_notify(ctx);
+    }
 }
 
 void
@@ -266,21 +298,26 @@ bh_pass_note_popped(AioContext *ctx, MpscNode *node)
 int
 bh_pass_run(AioContext *ctx)
 {
-    BHPass pass = {.end = mpsc_queue_last(&ctx->bh_queue)};
+    MpscQueue *queue = &ctx->bh_queue;
+    /* The pass ends at the node last in the queue now. That may be the stub
+     * with BHs still ahead of it (a producer slipped in while the stub was
+     * being re-pushed), so the stub alone at the front is the only "empty". */
+    BHPass pass = {.end = mpsc_queue_last(queue)};
     int progress = 0;
 
-    if (pass.end == &ctx->bh_queue.stub)
-        return 0; /* nothing queued when the pass started */
+    if (pass.end == &queue->stub && queue->first == &queue->stub)
+        return 0;
 
     pass.outer = ctx->bh_passes;
     ctx->bh_passes = &pass;
     while (!pass.done) {
-        MpscNode *node = mpsc_queue_pop(&ctx->bh_queue);
+        MpscNode *node = mpsc_queue_pop(queue);
 
         if (node == NULL)
             break; /* empty, or a producer still linking: next pass */
         bh_pass_note_popped(ctx, node);
-        progress |= bh_run(ctx, bh_from_node(node));
+        if (node != &queue->stub)
+            progress |= bh_run(ctx, bh_from_node(node));
     }
     ctx->bh_passes = pass.outer;
     return progress;

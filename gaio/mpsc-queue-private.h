@@ -88,9 +88,11 @@ mpsc_queue_next(MpscQueue *q, MpscNode *node)
     return next;
 }
 
-/* Consumer only. Removes and returns the first reachable node, or NULL when the
- * queue is empty or its first node is still being linked. A popped node may be
- * pushed again at once. */
+/* Consumer only. Removes and returns the first node, or NULL when the queue
+ * is empty or its first node is still being linked. The stub is returned too
+ * when it leaves the front: callers skip it, but it is a point in the queue's
+ * order (a pass that started when the stub was last ends there). A popped node
+ * may be pushed again at once. */
 static inline MpscNode *
 mpsc_queue_pop(MpscQueue *q)
 {
@@ -98,23 +100,19 @@ mpsc_queue_pop(MpscQueue *q)
     /* Pairs with the release link store in mpsc_queue_push(). */
     MpscNode *next = atomic_load_explicit(&first->next, memory_order_acquire);
 
-    if (first == &q->stub) {
-        if (next == NULL)
-            return NULL;
-        q->first = next;
-        first = next;
-        next = atomic_load_explicit(&next->next, memory_order_acquire);
-    }
     if (next != NULL) {
         q->first = next;
         return first;
     }
+    if (first == &q->stub)
+        return NULL; /* empty, or a producer still linking behind the stub */
     /* `first` looks like the last node. If a producer has exchanged past it
      * but not linked yet, leave it for later: the gap. */
     if (first != atomic_load_explicit(&q->last, memory_order_acquire))
         return NULL;
     /* Push the stub behind `first` so `first` can leave while producers keep
-     * a node to exchange against. */
+     * a node to exchange against. A producer may slip in before the stub; then
+     * `first` waits for its link, and the stub is no longer last. */
     mpsc_queue_push(q, &q->stub);
     next = atomic_load_explicit(&first->next, memory_order_acquire);
     if (next != NULL) {
