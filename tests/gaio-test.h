@@ -4,8 +4,11 @@
  */
 #pragma once
 
+#include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <gaio/gaio.h>
@@ -22,15 +25,83 @@ gaio_test_init(int *argc, char ***argv)
     alarm(GAIO_TEST_WATCHDOG_SECONDS);
 }
 
+/* The GAIO_TEST_SLOWDOWN factor (set by the valgrind setup), at least 1. */
+static inline unsigned
+gaio_test_slowdown(void)
+{
+    const char *env = g_getenv("GAIO_TEST_SLOWDOWN");
+    unsigned div = env ? (unsigned)g_ascii_strtoull(env, NULL, 10) : 1;
+
+    return MAX(div, 1u);
+}
+
+/* True under valgrind (its preload library is in the environment). */
+static inline bool
+gaio_test_running_on_valgrind(void)
+{
+    const char *preload = g_getenv("LD_PRELOAD");
+
+    return preload != NULL && strstr(preload, "vgpreload") != NULL;
+}
+
+/* The process's write-type system calls so far (syscw of /proc/self/io, all
+ * threads). Uses read() only, so reading it adds no write. Fails the test if
+ * the counter cannot be read: every Linux gaio runs on has it. */
+static inline gint64
+gaio_test_syscw(void)
+{
+    char buf[1024];
+    const char *p;
+    ssize_t n;
+    int fd = open("/proc/self/io", O_RDONLY | O_CLOEXEC);
+
+    g_assert_cmpint(fd, >=, 0);
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    g_assert_cmpint(n, >, 0);
+    buf[n] = '\0';
+    p = strstr(buf, "syscw:");
+    g_assert_nonnull(p);
+    return g_ascii_strtoll(p + strlen("syscw:"), NULL, 10);
+}
+
+/* The write-type system calls that reading the counter costs by itself: 0
+ * natively; under valgrind its scheduler lock adds some. Fails the test if
+ * the counter is unstable or does not count writes. */
+static inline gint64
+gaio_test_syscw_overhead(void)
+{
+    gint64 a = gaio_test_syscw(), b = gaio_test_syscw(), c = gaio_test_syscw();
+    int fd;
+
+    g_assert_cmpint(b - a, ==, c - b);
+    fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(write(fd, "x", 1), ==, 1);
+    close(fd);
+    g_assert_cmpint(gaio_test_syscw() - c, >, c - b);
+    return b - a;
+}
+
+/* Asserts that @writes (counted around a stretch of code) are only the
+ * counter's own @overhead. Natively the overhead is 0 and the check is exact;
+ * under valgrind (overhead > 0) its scheduler also writes its lock pipe at
+ * some timeslice ends, so a few more are tolerated: a system call per
+ * operation would still show as hundreds. */
+#define gaio_test_assert_no_writes(writes, overhead)                                       \
+    do {                                                                                   \
+        if ((overhead) == 0)                                                               \
+            g_assert_cmpint((writes), ==, 0);                                              \
+        else                                                                               \
+            g_assert_cmpint((writes) - (overhead), <=, 10);                                \
+    } while (0)
+
 /* Iteration counts for stress loops: divided by GAIO_TEST_SLOWDOWN (set by the
  * valgrind setup), never below 1. */
 static inline unsigned
 gaio_test_scale(unsigned n)
 {
-    const char *env = g_getenv("GAIO_TEST_SLOWDOWN");
-    unsigned div = env ? (unsigned)g_ascii_strtoull(env, NULL, 10) : 1;
-
-    return MAX(n / MAX(div, 1u), 1u);
+    return MAX(n / gaio_test_slowdown(), 1u);
 }
 
 /* A new context; the test fails if it cannot be made. */

@@ -239,62 +239,6 @@ test_same_thread_notify_wakes_blocking_poll(void)
     aio_context_unref(ctx);
 }
 
-/* The process's write-type system call count, from /proc/self/io; -1 if it
- * cannot be read. Uses read() only. */
-static gint64
-syscw_now(void)
-{
-    char buf[1024];
-    const char *p;
-    ssize_t n;
-    int fd = open("/proc/self/io", O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0)
-        return -1;
-    n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
-    p = strstr(buf, "syscw:");
-    if (p == NULL)
-        return -1;
-    return g_ascii_strtoll(p + strlen("syscw:"), NULL, 10);
-}
-
-/* The write-type system calls that reading the counter costs by itself: 0
- * natively; under valgrind, its scheduler lock adds some around each system
- * call. -1 if the counter is missing, unstable or does not count writes. */
-static gint64
-syscw_calibrate(void)
-{
-    gint64 a = syscw_now(), b = syscw_now(), c = syscw_now();
-    int fd;
-
-    if (a < 0 || b - a != c - b)
-        return -1;
-    fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(write(fd, "x", 1), ==, 1);
-    close(fd);
-    if (syscw_now() - c <= c - b)
-        return -1;
-    return b - a;
-}
-
-/* Asserts that @writes (counted around a stretch of code) are only the
- * counter's own @overhead. Natively the overhead is 0 and the check is exact;
- * under valgrind (overhead > 0) its scheduler also writes its lock pipe at
- * some timeslice ends, so a few more are tolerated: a system call per
- * operation would still show as hundreds. */
-#define assert_no_writes(writes, overhead)                                                   \
-    do {                                                                                     \
-        if ((overhead) == 0)                                                                 \
-            g_assert_cmpint((writes), ==, 0);                                                \
-        else                                                                                 \
-            g_assert_cmpint((writes) - (overhead), <=, 10);                                  \
-    } while (0)
-
 static void
 test_notify_costs_no_syscall_when_awake(void)
 {
@@ -305,27 +249,22 @@ test_notify_costs_no_syscall_when_awake(void)
                    "thread is awake (syscw of /proc/self/io unchanged over 1000 "
                    "notifies, before and after a pass accepted them).");
 
-    overhead = syscw_calibrate();
-    if (overhead < 0) {
-        g_test_skip("/proc/self/io has no usable syscw counter");
-        aio_context_unref(ctx);
-        return;
-    }
+    overhead = gaio_test_syscw_overhead();
 
     /* Nothing may be printed between the readings. */
-    before = syscw_now();
+    before = gaio_test_syscw();
     for (int i = 0; i < 1000; i++)
         aio_notify(ctx);
-    after_first = syscw_now();
+    after_first = gaio_test_syscw();
     g_assert_false(aio_poll(ctx, false));
-    after_pass = syscw_now();
+    after_pass = gaio_test_syscw();
     for (int i = 0; i < 1000; i++)
         aio_notify(ctx);
-    after_second = syscw_now();
+    after_second = gaio_test_syscw();
     g_assert_false(aio_poll(ctx, true));
 
-    assert_no_writes(after_first - before, overhead);
-    assert_no_writes(after_second - after_pass, overhead);
+    gaio_test_assert_no_writes(after_first - before, overhead);
+    gaio_test_assert_no_writes(after_second - after_pass, overhead);
 
     aio_context_unref(ctx);
 }
