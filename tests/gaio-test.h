@@ -66,21 +66,30 @@ gaio_test_syscw(void)
 }
 
 /* The write-type system calls that reading the counter costs by itself: 0
- * natively; under valgrind its scheduler lock adds some. Fails the test if
- * the counter is unstable or does not count writes. */
+ * natively (asserted); under valgrind its scheduler lock adds a few, so the
+ * largest of several samples. Fails the test if the counter does not count
+ * writes. */
 static inline gint64
 gaio_test_syscw_overhead(void)
 {
-    gint64 a = gaio_test_syscw(), b = gaio_test_syscw(), c = gaio_test_syscw();
+    gint64 overhead = 0, before, prev = gaio_test_syscw();
     int fd;
 
-    g_assert_cmpint(b - a, ==, c - b);
+    for (int i = 0; i < 4; i++) {
+        gint64 now = gaio_test_syscw();
+
+        overhead = MAX(overhead, now - prev);
+        prev = now;
+    }
+    if (!gaio_test_running_on_valgrind())
+        g_assert_cmpint(overhead, ==, 0);
     fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
     g_assert_cmpint(fd, >=, 0);
+    before = gaio_test_syscw();
     g_assert_cmpint(write(fd, "x", 1), ==, 1);
+    g_assert_cmpint(gaio_test_syscw() - before, >, 0);
     close(fd);
-    g_assert_cmpint(gaio_test_syscw() - c, >, c - b);
-    return b - a;
+    return overhead;
 }
 
 /* Asserts that @writes (counted around a stretch of code) are only the
