@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <gaio/gaio.h>
@@ -104,6 +106,52 @@ gaio_test_syscw_overhead(void)
         else                                                                               \
             g_assert_cmpint((writes) - (overhead), <=, 10);                                \
     } while (0)
+
+/* The calling thread's kernel id, for gaio_test_wait_until_sleeping(). */
+static inline pid_t
+gaio_test_tid(void)
+{
+    return (pid_t)syscall(SYS_gettid);
+}
+
+/* True if thread @tid of this process is blocked in a poll-family system call
+ * (as aio_poll() and GLib's iteration are when asleep). Reads /proc only: no
+ * allocation, no write. Fails the test if /proc cannot tell. */
+static inline bool
+gaio_test_thread_sleeps_in_poll(pid_t tid)
+{
+    char path[64], buf[256];
+    ssize_t n;
+    long nr;
+    int fd;
+
+    g_snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    g_assert_cmpint(fd, >=, 0);
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    g_assert_cmpint(n, >, 0);
+    buf[n] = '\0';
+    if (strncmp(buf, "running", strlen("running")) == 0)
+        return false;
+    nr = strtol(buf, NULL, 10);
+    return nr == SYS_poll || nr == SYS_ppoll || nr == SYS_epoll_wait ||
+           nr == SYS_epoll_pwait;
+}
+
+/* Waits until thread @tid sleeps in poll; fails the test after 10 s (times
+ * the slowdown). */
+static inline void
+gaio_test_wait_until_sleeping(pid_t tid)
+{
+    gint64 deadline =
+        g_get_monotonic_time() + 10 * G_TIME_SPAN_SECOND * gaio_test_slowdown();
+
+    while (!gaio_test_thread_sleeps_in_poll(tid)) {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(100);
+    }
+}
 
 /* Iteration counts for stress loops: divided by GAIO_TEST_SLOWDOWN (set by the
  * valgrind setup), never below 1. */

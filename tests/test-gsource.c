@@ -1289,24 +1289,10 @@ blocker_thread(gpointer data)
 {
     Blocker *b = data;
 
-    g_atomic_int_set(&b->tid, (gint)syscall(SYS_gettid));
+    g_atomic_int_set(&b->tid, (gint)gaio_test_tid());
     g_atomic_int_set(&b->entering, 1);
     b->result = aio_poll(b->ctx, true);
     return NULL;
-}
-
-/* The scheduler state of thread @tid of this process ('S': sleeping). */
-static char
-thread_state(gint tid)
-{
-    g_autofree char *path = g_strdup_printf("/proc/self/task/%d/stat", tid);
-    g_autofree char *contents = NULL;
-    const char *paren;
-
-    if (!g_file_get_contents(path, &contents, NULL, NULL))
-        return '?';
-    paren = strrchr(contents, ')');
-    return paren != NULL && paren[1] == ' ' ? paren[2] : '?';
 }
 
 static void
@@ -1314,7 +1300,6 @@ test_c5_aio_poll_refused_while_thread_blocks_in_aio_poll(void)
 {
     Blocker b = {0};
     GThread *t;
-    gint64 deadline;
     Loop loop;
 
     g_test_summary("C5: while thread T is blocked inside aio_poll(ctx, TRUE), "
@@ -1329,11 +1314,7 @@ test_c5_aio_poll_refused_while_thread_blocks_in_aio_poll(void)
      * poll inside aio_poll(). */
     while (!g_atomic_int_get(&b.entering))
         g_usleep(100);
-    deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
-    while (thread_state(g_atomic_int_get(&b.tid)) != 'S') {
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-        g_usleep(1000);
-    }
+    gaio_test_wait_until_sleeping(g_atomic_int_get(&b.tid));
 
     g_test_expect_message("gaio", G_LOG_LEVEL_CRITICAL, "*already running in another thread*");
     g_assert_false(aio_poll(loop.ctx, false));
@@ -1441,7 +1422,7 @@ iterator_thread(gpointer data)
 {
     Iterator *it = data;
 
-    g_atomic_int_set(&it->tid, (gint)syscall(SYS_gettid));
+    g_atomic_int_set(&it->tid, (gint)gaio_test_tid());
     g_atomic_int_set(&it->entering, 1);
     /* Owns the GMainContext while it sleeps in GLib's poll. */
     g_main_context_iteration(it->gctx, TRUE);
@@ -1454,7 +1435,6 @@ test_c5_aio_poll_refused_while_thread_iterates_main_context(void)
     Iterator it = {0};
     Probe probe;
     GThread *t;
-    gint64 deadline;
     Loop loop;
 
     g_test_summary("C5: while thread T iterates the GMainContext the context is "
@@ -1468,11 +1448,7 @@ test_c5_aio_poll_refused_while_thread_iterates_main_context(void)
     t = g_thread_new("iterator", iterator_thread, &it);
     while (!g_atomic_int_get(&it.entering))
         g_usleep(100);
-    deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
-    while (thread_state(g_atomic_int_get(&it.tid)) != 'S') {
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-        g_usleep(1000);
-    }
+    gaio_test_wait_until_sleeping(g_atomic_int_get(&it.tid));
 
     qemu_bh_schedule_idle(probe.bh); /* pending, but does not wake T */
     g_test_expect_message("gaio", G_LOG_LEVEL_CRITICAL, "*already running in another thread*");

@@ -29,69 +29,6 @@
 /* Helpers                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static pid_t
-current_tid(void)
-{
-    return (pid_t)syscall(SYS_gettid);
-}
-
-static bool
-read_proc_file(const char *path, char *buf, size_t size)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n;
-
-    if (fd < 0)
-        return false;
-    n = read(fd, buf, size - 1);
-    close(fd);
-    if (n < 0)
-        return false;
-    buf[n] = '\0';
-    return true;
-}
-
-/* 1 if thread @tid is blocked in poll()/ppoll(), 0 if not, -1 if unknown. */
-static int
-thread_sleeps_in_poll(pid_t tid)
-{
-    char path[64];
-    char buf[256];
-    long nr;
-
-    g_snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
-    if (!read_proc_file(path, buf, sizeof buf))
-        return -1;
-    if (strncmp(buf, "running", strlen("running")) == 0)
-        return 0;
-    nr = strtol(buf, NULL, 10);
-#ifdef SYS_poll
-    if (nr == SYS_poll)
-        return 1;
-#endif
-    return nr == SYS_ppoll;
-}
-
-/* Waits until @tid sleeps in poll (or, without /proc, a little while). */
-static void
-wait_until_sleeping(pid_t tid)
-{
-    gint64 deadline = g_get_monotonic_time() + 10 * G_TIME_SPAN_SECOND * gaio_test_slowdown();
-
-    do {
-        int state = thread_sleeps_in_poll(tid);
-
-        if (state < 0) {
-            g_usleep(5000);
-            return;
-        }
-        if (state > 0)
-            return;
-        sched_yield();
-    } while (g_get_monotonic_time() < deadline);
-    g_error("thread %d never went to sleep in poll", (int)tid);
-}
-
 static void
 wait_for_at_least(atomic_uint *value, unsigned target)
 {
@@ -401,7 +338,7 @@ waker_thread(gpointer data)
     }
     for (unsigned r = 1; r <= w->rounds; r++) {
         wait_for_at_least(&w->round, r);
-        wait_until_sleeping(w->owner_tid);
+        gaio_test_wait_until_sleeping(w->owner_tid);
         if (w->delivery == DELIVER_KILL_OWNER)
             g_assert_cmpint(pthread_kill(w->owner, TEST_SIGNAL), ==, 0);
         else
@@ -439,7 +376,7 @@ test_signal_wakes_owner(gconstpointer data)
     atomic_store(&sig_bh, bh);
     sig_guard_install(&guard);
     w.owner = pthread_self();
-    w.owner_tid = current_tid();
+    w.owner_tid = gaio_test_tid();
     atomic_init(&w.round, 0);
     atomic_init(&w.stop, false);
     if (wc->delivery == DELIVER_TIMER_TO_HELPER)
@@ -664,7 +601,7 @@ errno_owner_thread(gpointer data)
 {
     ErrnoOwner *o = data;
 
-    o->tid = current_tid();
+    o->tid = gaio_test_tid();
     atomic_store(&o->started, true);
     while (!atomic_load(&o->stop))
         aio_poll(o->ctx, true);
@@ -724,7 +661,7 @@ test_handler_preserves_errno(void)
     while (!atomic_load(&o.started))
         sched_yield();
     for (unsigned r = 1; r <= rounds; r++) {
-        wait_until_sleeping(o.tid);
+        gaio_test_wait_until_sleeping(o.tid);
         raise_and_check_errno(r % 2 == 0);
         if (!wait_within(&seen_count, r + 2, stuck_patience_us)) {
             note_stuck(&stuck);
