@@ -14,13 +14,16 @@ typedef enum {
     BH_QUEUE_GARBAGE,        /* only cancelled or deleted BHs: a pass frees them */
     BH_QUEUE_IDLE_PENDING,   /* idle BHs pending, no normal one */
     BH_QUEUE_NORMAL_PENDING, /* a normal BH is pending */
+    BH_QUEUE_LINKING,        /* a producer is linking a node: the owner must not
+                                sleep, what it links may be a normal BH */
 } BHQueueState;
 
 void bh_context_init(AioContext *ctx);
 /* Frees every BH of @ctx; a g_debug names those never deleted (C4). */
 void bh_context_finalize(AioContext *ctx);
 
-/* Context thread only. O(1) when the first queued BH is normal-pending. */
+/* Context thread only. O(1) when the first queued BH is normal-pending;
+ * otherwise it looks at the whole queue, up to its last node. */
 BHQueueState bh_queue_state(AioContext *ctx);
 
 /* Context thread only, @ctx entered: one pass (B5). 1 if a normal BH ran. */

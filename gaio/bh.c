@@ -8,8 +8,8 @@
  *   ONESHOT  aio_bh_schedule_oneshot()'s: freed after its run.
  *
  * Scheduling is one fetch_or, at most one wait-free push and, on the transition
- * to normal-pending only, one aio_notify(). A BH is queued at most once, so a
- * pass touches only what it runs (plus cancelled leftovers, once).
+ * to normal-pending only, one load of notify_me. A BH is queued at most once,
+ * so a pass touches only what it runs (plus cancelled leftovers, once).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -147,52 +147,29 @@ QEMUBH *(qemu_bh_new)(QEMUBHFunc *cb, void *opaque)
     return aio_bh_new_full(qemu_get_aio_context(), cb, opaque, NULL);
 }
 
-/* A push that does not notify (idle schedule, delete) leaves a gap until it
- * links, and a producer behind it may have notified meanwhile, found the loop
- * unable to reach its BH, and let it sleep. So once linked, such a push
- * notifies after all if anything stands behind it, or if its BH was made
- * normal-pending by a schedule that found it already queued.
- *
- * Why that suffices: take the first link the sleeping owner could not see;
- * its pusher fenced after the owner's F_C. Either it notified (a normal push),
- * or it saw the next link or the NORMAL flag (both written before their
- * writers' fences, if those came first in the fence order) and notified; or
- * the next writer's fence came later still, and the argument moves one link
- * on, ending at a notifying push or at the schedule that set NORMAL, whose
- * aio_notify() sees notify_me. Async-signal-safe; wait-free. */
-static inline void
-bh_push_quietly(AioContext *ctx, QEMUBH *bh)
-{
-    mpsc_queue_push(&ctx->bh_queue, &bh->node);
-    /* Pairs with F_P in other producers' aio_notify() and with this very
-     * fence in other quiet pushers: our link is ordered before the loads of
-     * what came behind us. */
-    atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load_explicit(&bh->node.next, memory_order_relaxed) != NULL ||
-        (atomic_load_explicit(&bh->flags, memory_order_relaxed) & BH_NORMAL))
-        aio_notify(ctx);
-}
-
-/* The whole of scheduling: wait-free and async-signal-safe (B12, B13). */
+/* The whole of scheduling: wait-free and async-signal-safe (B12, B13): one
+ * fetch_or, at most one push, and for a BH that just became normal-pending a
+ * load of notify_me (a system call only if the owner may sleep). */
 static inline void
 bh_make_pending(QEMUBH *bh, unsigned set)
 {
     AioContext *ctx = bh->ctx;
-    /* acq_rel, pairs with the fetch_and in bh_run(): exactly one of a schedule
-     * and a pass sees QUEUED clear, so the BH is pushed once; and the pass
+    /* seq_cst: the fetch_or is the enqueue of a BH that is already queued
+     * (aio_notify_enqueued() explains the pairing with the owner's F_C). It
+     * also pairs with the fetch_and in bh_run(): exactly one of a schedule
+     * and a pass sees QUEUED clear, so the BH is pushed once, and the pass
      * that clears PENDING sees everything written before this schedule. */
-    unsigned old = atomic_fetch_or_explicit(&bh->flags, set, memory_order_acq_rel);
+    unsigned old = atomic_fetch_or_explicit(&bh->flags, set, memory_order_seq_cst);
 
-    /* Only a BH that just became normal-pending wakes the loop; coalesced
-     * schedules cost the fetch_or alone. aio_notify() starts with the fence
-     * that orders the push and flag above before it reads notify_me. */
-    if ((set & BH_NORMAL) && !(old & BH_NORMAL)) {
-        if (!(old & BH_QUEUED))
-            mpsc_queue_push(&ctx->bh_queue, &bh->node);
-        aio_notify(ctx);
-    } else if (!(old & BH_QUEUED)) {
-        bh_push_quietly(ctx, bh); /* an idle BH */
-    }
+    /* The push's seq_cst exchange is the enqueue otherwise. An idle BH is
+     * pushed but wakes nobody: the owner never sleeps on a queue it cannot
+     * see to the end, and sleeps at most 10 ms while an idle BH is pending. */
+    if (!(old & BH_QUEUED))
+        mpsc_queue_push(&ctx->bh_queue, &bh->node);
+    /* Only a BH that just became normal-pending may wake the loop; coalesced
+     * schedules cost the fetch_or alone. */
+    if ((set & BH_NORMAL) && !(old & BH_NORMAL))
+        aio_notify_enqueued(ctx);
 }
 
 void
@@ -241,13 +218,10 @@ qemu_bh_delete(QEMUBH *bh)
                                                     memory_order_acq_rel,
                                                     memory_order_relaxed));
     /* Not queued: queue it, so the context's next pass frees it once no pass
-     * can touch it any more. The pass may free @bh as soon as it is linked,
-     * so unlike an idle push this one cannot look behind itself afterwards:
-     * it notifies like a normal push (no system call if the loop is awake). */
-    if (!(old & BH_QUEUED)) {
+     * can touch it any more. No wakeup: reclaiming is not urgent. From here
+     * on @bh may be freed at any moment. */
+    if (!(old & BH_QUEUED))
         mpsc_queue_push(&ctx->bh_queue, &bh->node);
-        aio_notify(ctx);
-    }
 }
 
 void
@@ -326,22 +300,32 @@ bh_pass_run(AioContext *ctx)
 BHQueueState
 bh_queue_state(AioContext *ctx)
 {
+    MpscQueue *queue = &ctx->bh_queue;
+    /* Read after the caller's F_C (when it is about to sleep): every push
+     * exchanged before this is looked at, or reported as still linking. */
+    MpscNode *last = mpsc_queue_last(queue);
     BHQueueState state = BH_QUEUE_EMPTY;
 
-    for (MpscNode *node = mpsc_queue_peek(&ctx->bh_queue); node != NULL;
-         node = mpsc_queue_next(&ctx->bh_queue, node)) {
-        /* Acquire pairs with the fetch_or in bh_make_pending(). */
-        unsigned flags =
-            atomic_load_explicit(&bh_from_node(node)->flags, memory_order_acquire);
+    for (MpscNode *node = queue->first;; ) {
+        if (node != &queue->stub) {
+            /* Acquire pairs with the fetch_or in bh_make_pending(). */
+            unsigned flags =
+                atomic_load_explicit(&bh_from_node(node)->flags, memory_order_acquire);
 
-        if (flags & BH_NORMAL)
-            return BH_QUEUE_NORMAL_PENDING;
-        if (flags & BH_PENDING)
-            state = BH_QUEUE_IDLE_PENDING;
-        else if (state == BH_QUEUE_EMPTY)
-            state = BH_QUEUE_GARBAGE;
+            if (flags & BH_NORMAL)
+                return BH_QUEUE_NORMAL_PENDING;
+            if (flags & BH_PENDING)
+                state = BH_QUEUE_IDLE_PENDING;
+            else if (state == BH_QUEUE_EMPTY)
+                state = BH_QUEUE_GARBAGE;
+        }
+        if (node == last)
+            return state;
+        /* Pairs with the release link store in mpsc_queue_push(). */
+        node = atomic_load_explicit(&node->next, memory_order_acquire);
+        if (node == NULL)
+            return BH_QUEUE_LINKING; /* a producer between exchange and link */
     }
-    return state;
 }
 
 int
@@ -367,6 +351,7 @@ aio_bh_update_timeout(AioContext *ctx, uint32_t *timeout_ms)
 
     switch (bh_queue_state(ctx)) {
     case BH_QUEUE_NORMAL_PENDING:
+    case BH_QUEUE_LINKING:
         *timeout_ms = 0;
         break;
     case BH_QUEUE_IDLE_PENDING:

@@ -6,8 +6,9 @@
  * push on the same thread. Order is the order of the exchanges: FIFO.
  *
  * The price is a short gap: between a producer's exchange and its link store,
- * nodes behind it are unreachable. The consumer treats them as not yet queued;
- * the producer notifies only after linking, so no wakeup is lost (SPEC notes).
+ * nodes behind it are unreachable. A pass treats them as not yet queued; the
+ * owner refuses to sleep until it can see the queue up to its last node, so
+ * no wakeup is lost (bh_queue_state(), notify.c).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -47,9 +48,11 @@ mpsc_queue_push(MpscQueue *q, MpscNode *node)
     MpscNode *prev;
 
     atomic_store_explicit(&node->next, NULL, memory_order_relaxed);
-    /* acq_rel: releases node->next = NULL (and the caller's writes) to whoever
-     * exchanges after us; acquires the previous producer's node so we may link it. */
-    prev = atomic_exchange_explicit(&q->last, node, memory_order_acq_rel);
+    /* seq_cst: releases node->next = NULL (and the caller's writes) to whoever
+     * exchanges after us and acquires the previous node so we may link it;
+     * and, being in the total order S, it is the enqueue that the owner's
+     * fence before sleeping is ordered against (see notify.c). */
+    prev = atomic_exchange_explicit(&q->last, node, memory_order_seq_cst);
     /* Pairs with the acquire loads of ->next in mpsc_queue_pop()/peek: the
      * consumer that reaches `node` sees everything written before the push. */
     atomic_store_explicit(&prev->next, node, memory_order_release);
@@ -62,30 +65,6 @@ mpsc_queue_last(MpscQueue *q)
 {
     /* Pairs with the exchange in mpsc_queue_push(). */
     return atomic_load_explicit(&q->last, memory_order_acquire);
-}
-
-/* Consumer only. The first reachable node, without removing it, or NULL. */
-static inline MpscNode *
-mpsc_queue_peek(MpscQueue *q)
-{
-    MpscNode *first = q->first;
-
-    if (first == &q->stub)
-        /* Pairs with the release link store in mpsc_queue_push(). */
-        first = atomic_load_explicit(&first->next, memory_order_acquire);
-    return first;
-}
-
-/* Consumer only. The node after @node in the queue, or NULL (end or gap). */
-static inline MpscNode *
-mpsc_queue_next(MpscQueue *q, MpscNode *node)
-{
-    /* Pairs with the release link store in mpsc_queue_push(). */
-    MpscNode *next = atomic_load_explicit(&node->next, memory_order_acquire);
-
-    if (next == &q->stub)
-        next = atomic_load_explicit(&next->next, memory_order_acquire);
-    return next;
 }
 
 /* Consumer only. Removes and returns the first node, or NULL when the queue

@@ -4,15 +4,18 @@
  *
  *   aio_notify_arm()       notify_me = true, full fence          (F_C)
  *   aio_notify_pending()   notified? then do not sleep
- *   ...look at the BH queue: pending? then do not sleep...
+ *   ...look at the BH queue up to its last node: a normal BH pending, or a
+ *      node not yet linked? then do not sleep...
  *   sleep on the wakeup fd
  *   aio_wakeup_clear()     if the fd was readable, read it
  *   aio_notify_disarm()    notify_me = false: producers skip the eventfd
  *   aio_notify_accept()    notified = false, full fence          (F_A)
  *   ...pass...
  *
- * aio_notify() (producers) starts with a full fence (F_P) after the BH is
- * queued. See notify.c for why no wakeup can be lost.
+ * Producers: a BH schedule enqueues with seq_cst atomics (the exchange of the
+ * queue's last node, or the fetch_or of a queued BH's flags) and then calls
+ * aio_notify_enqueued(); a bare aio_notify() starts with a full fence (F_P).
+ * See notify.c for why no wakeup can be lost.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -33,6 +36,20 @@ aio_notify_arm(AioContext *ctx)
      * queue (and at `notified`) after this sees the producer's BH, or the
      * producer sees notify_me == true and writes the eventfd. */
     atomic_thread_fence(memory_order_seq_cst);
+}
+
+void aio_notify_wake(AioContext *ctx);
+
+/* After a BH schedule's seq_cst enqueue: wake the owner if it may sleep.
+ * No fence of its own: the enqueue's seq_cst read-modify-write and this
+ * seq_cst load, against the owner's seq_cst store of notify_me, F_C and its
+ * look at the queue, mean either the owner sees the BH or this load sees
+ * notify_me == true. Async-signal-safe; wait-free. */
+static inline void
+aio_notify_enqueued(AioContext *ctx)
+{
+    if (atomic_load_explicit(&ctx->notify_me, memory_order_seq_cst))
+        aio_notify_wake(ctx);
 }
 
 static inline void

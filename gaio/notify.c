@@ -1,18 +1,26 @@
 /* notify.c: waking a context's thread, without losing a wakeup and without a
  * system call when the thread is awake (SPEC W1, B13).
  *
- * Why no wakeup is lost. A producer queues its BH, then runs aio_notify():
- *   F_P; if notified: return; if exchange(notified, true): return;
- *   if notify_me: write(eventfd)
- * The owner, before it sleeps: notify_me = true; F_C; look at `notified` and
- * the queue. By F_P/F_C, either the owner sees the BH (and does not sleep) or
- * the producer sees notify_me == true. In the latter case, the producer that
- * won the exchange writes the eventfd; one that lost found `notified` set by
- * a producer P' since the owner's last accept (F_A makes older `true`s
- * invisible to it, else the owner sees its BH). P' either saw notify_me true
- * and wrote, a write the owner has not yet read since reading comes before
- * accepting; or saw it false, and then (all seq_cst) the owner's look at
- * `notified` sees P''s `true` and it does not sleep.
+ * Why no wakeup is lost. The owner, before it sleeps: notify_me = true (seq_cst);
+ * F_C; look at `notified` (seq_cst) and at the BH queue up to its last node,
+ * refusing to sleep if a normal BH is pending or a node is not linked yet.
+ *
+ * A BH schedule enqueues with a seq_cst read-modify-write (the exchange of the
+ * queue's last node, or the fetch_or of an already queued BH's flags), then
+ * reads notify_me (seq_cst). If the owner's look missed that write, F_C comes
+ * before it in the single total order S of seq_cst operations, so the
+ * producer's read of notify_me, later in S than the owner's store, sees true.
+ * It then exchanges `notified` to true; the winner writes the eventfd. A loser
+ * found `notified` set by some P' since the owner's last accept (F_A makes
+ * older values invisible to it, else the owner's next look sees its BH): P'
+ * either saw notify_me true and wrote (a write the owner has not read yet,
+ * since reading comes before accepting) or saw it false, and then (all
+ * seq_cst) the owner's look at `notified` sees P''s true and it does not
+ * sleep.
+ *
+ * A bare aio_notify() has no enqueue to order, so it starts with a full fence
+ * (F_P) and always sets `notified`: a notify while the owner is awake makes
+ * its next blocking aio_poll() return without sleeping.
  *
  * Leftovers are harmless: an eventfd write the owner did not need makes its
  * next sleep return at once with no progress (SPEC P2).
@@ -82,14 +90,11 @@ aio_wakeup_clear(AioContext *ctx)
     } while (r < 0 && errno == EINTR);
 }
 
+/* The slow path of a wakeup, once notify_me was seen true or for a bare
+ * notify: only the first notifier since the owner's last accept writes. */
 void
-aio_notify(AioContext *ctx)
+aio_notify_wake(AioContext *ctx)
 {
-    g_return_if_fail(ctx != NULL);
-
-    /* F_P, pairs with F_C in aio_notify_arm() and F_A in aio_notify_accept():
-     * the caller's BH (push and flags) is ordered before the reads below. */
-    atomic_thread_fence(memory_order_seq_cst);
     /* Cheap read first: under load `notified` stays set and producers only
      * read this line instead of fighting over it. */
     if (atomic_load_explicit(&ctx->notified, memory_order_relaxed))
@@ -101,4 +106,16 @@ aio_notify(AioContext *ctx)
     /* seq_cst, pairs with the seq_cst store in aio_notify_arm(). */
     if (atomic_load_explicit(&ctx->notify_me, memory_order_seq_cst))
         aio_wakeup_signal(ctx);
+}
+
+void
+aio_notify(AioContext *ctx)
+{
+    g_return_if_fail(ctx != NULL);
+
+    /* F_P, pairs with F_C in aio_notify_arm() and F_A in aio_notify_accept():
+     * the caller's writes (a condition the owner re-checks) are ordered
+     * before the reads of `notified` and notify_me. */
+    atomic_thread_fence(memory_order_seq_cst);
+    aio_notify_wake(ctx);
 }

@@ -21,6 +21,7 @@ aio_compute_timeout_ns(AioContext *ctx)
         return 0;
     switch (bh_queue_state(ctx)) {
     case BH_QUEUE_NORMAL_PENDING:
+    case BH_QUEUE_LINKING:
         return 0;
     case BH_QUEUE_IDLE_PENDING:
         return AIO_IDLE_BH_TIMEOUT_NS;
