@@ -1,41 +1,39 @@
 /* bh.c: the BH queue: schedule, pass, cancel, delete.
  *
  * A BH's life is carried by one atomic word of flags:
- *   PENDING  it will run (SPEC: from schedule until its callback starts);
- *   NORMAL   pending as a normal (waking, progress-making) BH, not an idle one;
- *   QUEUED   it sits in ctx->bh_queue: whoever sets it pushes, the pass clears it;
+ *   NORMAL   pending as a normal (waking, progress-making) BH;
+ *   IDLE     pending as an idle BH (NORMAL, if also set, wins);
+ *   QUEUED   it sits in ctx->bh_queue: whoever sets it pushes, the pass that
+ *            pops it clears it;
  *   DELETED  qemu_bh_delete() ran: the pass that pops it frees it;
  *   ONESHOT  aio_bh_schedule_oneshot()'s: freed after its run.
+ * A BH is pending (SPEC: from schedule until its callback starts) while NORMAL
+ * or IDLE is set.
  *
- * Scheduling is one fetch_or, at most one wait-free push and, on the transition
- * to normal-pending only, one load of notify_me. A BH is queued at most once,
- * so a pass touches only what it runs (plus cancelled leftovers, once).
+ * Scheduling is wait-free: no instruction is retried. x86 has no fetch_or that
+ * returns the old word, so a general fetch_or is a compare-and-swap loop;
+ * instead a schedule tries one compare-and-swap from "not queued, not
+ * pending" (the common case), and if another thread changed the word meanwhile
+ * falls back to two single-bit test-and-sets (lock bts), each of which always
+ * succeeds. Then at most one wait-free push and, on the transition to
+ * normal-pending only, one load of notify_me. A BH is queued at most once, so
+ * a pass touches only what it runs (plus cancelled leftovers, once).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
 
 #include "bh-private.h"
+#include "bh-slab-private.h"
 #include "notify-private.h"
 
 enum {
-    BH_PENDING = 1u << 0,
-    BH_NORMAL = 1u << 1,
+    BH_NORMAL = 1u << 0,
+    BH_IDLE = 1u << 1,
     BH_QUEUED = 1u << 2,
     BH_DELETED = 1u << 3,
     BH_ONESHOT = 1u << 4,
-};
-
-struct QEMUBH {
-    MpscNode node; /* first: a queue node is a BH */
-    atomic_uint flags;
-    AioContext *ctx;
-    QEMUBHFunc *cb;
-    void *opaque;
-    const char *name;
-    /* The context's registry of live BHs, under ctx->bh_registry_lock. */
-    QEMUBH *registry_prev;
-    QEMUBH *registry_next;
+    BH_PENDING = BH_NORMAL | BH_IDLE,
 };
 
 /* One pass in progress. Passes nest (a callback calling aio_poll()); each ends
@@ -58,74 +56,36 @@ bh_context_init(AioContext *ctx)
 {
     mpsc_queue_init(&ctx->bh_queue);
     ctx->bh_passes = NULL;
-    pthread_mutex_init(&ctx->bh_registry_lock, NULL);
-    ctx->bh_registry = NULL;
-}
-
-static void
-bh_registry_add(AioContext *ctx, QEMUBH *bh)
-{
-    pthread_mutex_lock(&ctx->bh_registry_lock);
-    bh->registry_prev = NULL;
-    bh->registry_next = ctx->bh_registry;
-    if (ctx->bh_registry != NULL)
-        ctx->bh_registry->registry_prev = bh;
-    ctx->bh_registry = bh;
-    pthread_mutex_unlock(&ctx->bh_registry_lock);
-}
-
-static void
-bh_registry_remove(AioContext *ctx, QEMUBH *bh)
-{
-    pthread_mutex_lock(&ctx->bh_registry_lock);
-    if (bh->registry_prev != NULL)
-        bh->registry_prev->registry_next = bh->registry_next;
-    else
-        ctx->bh_registry = bh->registry_next;
-    if (bh->registry_next != NULL)
-        bh->registry_next->registry_prev = bh->registry_prev;
-    pthread_mutex_unlock(&ctx->bh_registry_lock);
+    bh_slabs_init(&ctx->bh_slabs);
 }
 
 static QEMUBH *
 bh_alloc(AioContext *ctx, QEMUBHFunc *cb, void *opaque, const char *name, unsigned flags)
 {
-    QEMUBH *bh = g_new(QEMUBH, 1);
+    QEMUBH *bh = bh_slab_alloc(ctx, name);
 
     atomic_init(&bh->node.next, NULL);
     atomic_init(&bh->flags, flags);
-    bh->ctx = ctx;
     bh->cb = cb;
     bh->opaque = opaque;
-    bh->name = name;
-    bh_registry_add(ctx, bh);
     return bh;
 }
 
 static void
-bh_free(AioContext *ctx, QEMUBH *bh)
+bh_report_leftover(QEMUBH *bh)
 {
-    bh_registry_remove(ctx, bh);
-    g_free(bh);
+    unsigned flags = atomic_load_explicit(&bh->flags, memory_order_relaxed);
+
+    if (!(flags & (BH_DELETED | BH_ONESHOT)))
+        g_debug("AioContext %p finalized with BH '%s' (%p) never deleted",
+                (void *)bh_context(bh), bh_name(bh) ? bh_name(bh) : "(unnamed)",
+                (void *)bh);
 }
 
 void
 bh_context_finalize(AioContext *ctx)
 {
-    QEMUBH *bh = ctx->bh_registry;
-
-    while (bh != NULL) {
-        QEMUBH *next = bh->registry_next;
-        unsigned flags = atomic_load_explicit(&bh->flags, memory_order_relaxed);
-
-        if (!(flags & (BH_DELETED | BH_ONESHOT)))
-            g_debug("AioContext %p finalized with BH '%s' (%p) never deleted",
-                    (void *)ctx, bh->name ? bh->name : "(unnamed)", (void *)bh);
-        g_free(bh);
-        bh = next;
-    }
-    ctx->bh_registry = NULL;
-    pthread_mutex_destroy(&ctx->bh_registry_lock);
+    bh_slabs_clear(&ctx->bh_slabs, bh_report_leftover);
 }
 
 QEMUBH *
@@ -147,37 +107,58 @@ QEMUBH *(qemu_bh_new)(QEMUBHFunc *cb, void *opaque)
     return aio_bh_new_full(qemu_get_aio_context(), cb, opaque, NULL);
 }
 
-/* The whole of scheduling: wait-free and async-signal-safe (B12, B13): one
- * fetch_or, at most one push, and for a BH that just became normal-pending a
- * load of notify_me (a system call only if the owner may sleep). */
-static inline void
-bh_make_pending(QEMUBH *bh, unsigned set)
+/* Sets @bit and tells whether it was set already: one lock bts on x86, which
+ * cannot fail or retry. seq_cst: it is an enqueue as notify.c means it, and
+ * pairs with the exchange in bh_run() so the pass that clears the bit sees
+ * everything written before this schedule. */
+static inline bool
+bh_test_and_set(QEMUBH *bh, unsigned bit)
 {
-    AioContext *ctx = bh->ctx;
-    /* seq_cst: the fetch_or is the enqueue of a BH that is already queued
-     * (aio_notify_enqueued() explains the pairing with the owner's F_C). It
-     * also pairs with the fetch_and in bh_run(): exactly one of a schedule
-     * and a pass sees QUEUED clear, so the BH is pushed once, and the pass
-     * that clears PENDING sees everything written before this schedule. */
-    unsigned old = atomic_fetch_or_explicit(&bh->flags, set, memory_order_seq_cst);
-
-    /* The push's seq_cst exchange is the enqueue otherwise. An idle BH is
-     * pushed but wakes nobody: the owner never sleeps on a queue it cannot
-     * see to the end, and sleeps at most 10 ms while an idle BH is pending. */
-    if (!(old & BH_QUEUED))
-        mpsc_queue_push(&ctx->bh_queue, &bh->node);
-    /* Only a BH that just became normal-pending may wake the loop; coalesced
-     * schedules cost the fetch_or alone. */
-    if ((set & BH_NORMAL) && !(old & BH_NORMAL))
-        aio_notify_enqueued(ctx);
+    return (atomic_fetch_or_explicit(&bh->flags, bit, memory_order_seq_cst) & bit) != 0;
 }
 
+/* Makes @bh pending as @kind (BH_NORMAL or BH_IDLE). Returns whether this
+ * call made it pending as @kind; pushes it if this call queued it. */
+static inline bool
+bh_make_pending(AioContext *ctx, QEMUBH *bh, unsigned kind)
+{
+    unsigned cur = atomic_load_explicit(&bh->flags, memory_order_relaxed);
+
+    /* The common case, one step: from neither queued nor pending (maybe a
+     * oneshot) to queued and pending. seq_cst as in bh_test_and_set(). */
+    if (!(cur & (BH_QUEUED | BH_PENDING | BH_DELETED)) &&
+        atomic_compare_exchange_strong_explicit(&bh->flags, &cur,
+                                                cur | BH_QUEUED | kind,
+                                                memory_order_seq_cst,
+                                                memory_order_relaxed)) {
+        mpsc_queue_push(&ctx->bh_queue, &bh->node);
+        return true;
+    }
+    /* Otherwise (already pending, queued as a cancelled leftover, or raced):
+     * two single-bit steps, never retried. Whoever sets QUEUED pushes; a
+     * pass that pops the BH in between sees @kind and runs it. */
+    if (bh_test_and_set(bh, kind))
+        return false; /* coalesced: already pending as @kind */
+    if (!bh_test_and_set(bh, BH_QUEUED))
+        mpsc_queue_push(&ctx->bh_queue, &bh->node);
+    return true;
+}
+
+/* The whole of scheduling (B12, B13): async-signal-safe and wait-free; a
+ * system call only when the owner may sleep. The flag update or the push's
+ * exchange is the seq_cst enqueue aio_notify_enqueued() pairs with. */
 void
 qemu_bh_schedule(QEMUBH *bh)
 {
+    AioContext *ctx;
+
     g_return_if_fail(bh != NULL);
 
-    bh_make_pending(bh, BH_PENDING | BH_NORMAL | BH_QUEUED);
+    ctx = bh_context(bh);
+    /* Only a BH that just became normal-pending may wake the loop (an idle
+     * one being upgraded included); coalesced schedules stop here. */
+    if (bh_make_pending(ctx, bh, BH_NORMAL))
+        aio_notify_enqueued(ctx);
 }
 
 void
@@ -185,7 +166,10 @@ qemu_bh_schedule_idle(QEMUBH *bh)
 {
     g_return_if_fail(bh != NULL);
 
-    bh_make_pending(bh, BH_PENDING | BH_QUEUED);
+    /* Pushed but wakes nobody: the owner never sleeps on a queue it cannot
+     * see to the end, and sleeps at most 10 ms while an idle BH is pending.
+     * A pending normal BH keeps NORMAL, which wins. */
+    bh_make_pending(bh_context(bh), bh, BH_IDLE);
 }
 
 void
@@ -193,10 +177,10 @@ qemu_bh_cancel(QEMUBH *bh)
 {
     g_return_if_fail(bh != NULL);
 
-    /* The BH stays queued; the pass that pops it sees PENDING clear and skips
-     * it. Release: pairs with the fetch_and in bh_run(). */
-    atomic_fetch_and_explicit(&bh->flags, ~(unsigned)(BH_PENDING | BH_NORMAL),
-                              memory_order_release);
+    /* The BH stays queued; the pass that pops it sees it not pending and
+     * skips it. The old value is not needed, so this is one lock and. Release:
+     * pairs with the exchange in bh_run(). */
+    atomic_fetch_and_explicit(&bh->flags, ~(unsigned)BH_PENDING, memory_order_release);
 }
 
 void
@@ -207,13 +191,13 @@ qemu_bh_delete(QEMUBH *bh)
 
     g_return_if_fail(bh != NULL);
 
-    ctx = bh->ctx;
+    ctx = bh_context(bh);
     old = atomic_load_explicit(&bh->flags, memory_order_relaxed);
     /* One atomic step from "maybe pending" to "deleted and queued": a pass that
      * pops the BH after it frees it and never runs it. Not wait-free (a CAS
      * loop racing schedules), which B12 allows for delete. */
     do {
-        new = (old & ~(unsigned)(BH_PENDING | BH_NORMAL)) | BH_DELETED | BH_QUEUED;
+        new = (old & ~(unsigned)BH_PENDING) | BH_DELETED | BH_QUEUED;
     } while (!atomic_compare_exchange_weak_explicit(&bh->flags, &old, new,
                                                     memory_order_acq_rel,
                                                     memory_order_relaxed));
@@ -230,8 +214,8 @@ aio_bh_schedule_oneshot(AioContext *ctx, QEMUBHFunc *cb, void *opaque)
     g_return_if_fail(ctx != NULL);
     g_return_if_fail(cb != NULL);
 
-    bh_make_pending(bh_alloc(ctx, cb, opaque, "oneshot", BH_ONESHOT),
-                    BH_PENDING | BH_NORMAL | BH_QUEUED);
+    if (bh_make_pending(ctx, bh_alloc(ctx, cb, opaque, "oneshot", BH_ONESHOT), BH_NORMAL))
+        aio_notify_enqueued(ctx);
 }
 
 /* Runs a popped BH if it is still pending. After its callback returns, @bh is
@@ -240,14 +224,16 @@ aio_bh_schedule_oneshot(AioContext *ctx, QEMUBHFunc *cb, void *opaque)
 static int
 bh_run(AioContext *ctx, QEMUBH *bh)
 {
-    /* acq_rel, pairs with the fetch_or in bh_make_pending(): clearing QUEUED
-     * here lets the next schedule push again; clearing PENDING is the moment
-     * the callback "starts", so any later schedule gives another run (B3). */
-    unsigned old = atomic_fetch_and_explicit(
-        &bh->flags, ~(unsigned)(BH_QUEUED | BH_PENDING | BH_NORMAL), memory_order_acq_rel);
+    /* acq_rel, pairs with the read-modify-writes in bh_make_pending():
+     * clearing QUEUED lets the next schedule push again; clearing PENDING is
+     * the moment the callback "starts", so any later schedule gives another
+     * run (B3). The whole word is cleared (one exchange, no loop): DELETED
+     * and ONESHOT matter only to this pass, which frees the BH if either is
+     * set. */
+    unsigned old = atomic_exchange_explicit(&bh->flags, 0, memory_order_acq_rel);
 
     if (old & BH_DELETED) {
-        bh_free(ctx, bh);
+        bh_slab_free(bh);
         return 0;
     }
     if (!(old & BH_PENDING))
@@ -256,7 +242,7 @@ bh_run(AioContext *ctx, QEMUBH *bh)
     bh->cb(bh->opaque);
 
     if (old & BH_ONESHOT)
-        bh_free(ctx, bh);
+        bh_slab_free(bh);
     return (old & BH_NORMAL) ? 1 : 0;
 }
 

@@ -18,6 +18,15 @@
 
 #include "mpsc-queue-private.h"
 
+/* Where a context's BHs live (bh-slab.c). */
+typedef struct BHSlab BHSlab;
+typedef struct {
+    pthread_mutex_t lock;
+    BHSlab *all;
+    BHSlab *partial;
+    unsigned n_empty; /* slabs with no BH, kept: at most one */
+} BHSlabs;
+
 #define GAIO_CACHELINE 64
 
 typedef struct BHPass BHPass;
@@ -30,10 +39,8 @@ struct _AioContext {
     MpscQueue bh_queue;
     /* Passes in progress on this context, innermost first (nesting, B14). */
     BHPass *bh_passes;
-    /* Every BH not yet freed, so finalize finds those in no queue (C4).
-     * Taken on new and on free, never on schedule. */
-    pthread_mutex_t bh_registry_lock;
-    struct QEMUBH *bh_registry;
+    /* Where the BHs live, so finalize finds those in no queue (C4). */
+    BHSlabs bh_slabs;
 
     /* --- waking (notify.c) --- kept off the producers' queue line. */
     char pad_notify[GAIO_CACHELINE];

@@ -64,18 +64,18 @@ aio_wakeup_cleanup(AioContext *ctx)
     ctx->wakeup_fd = -1;
 }
 
-/* Async-signal-safe: write(2) only, and errno is the interrupted code's. */
+/* Async-signal-safe and loop-free: one write(2), and errno is the
+ * interrupted code's. The eventfd is non-blocking, so the write cannot be
+ * interrupted (no EINTR); EAGAIN means the counter is saturated, so the fd is
+ * readable already. */
 static void
 aio_wakeup_signal(AioContext *ctx)
 {
     const uint64_t one = 1;
     int saved_errno = errno;
-    ssize_t r;
 
-    do {
-        r = write(ctx->wakeup_fd, &one, sizeof one);
-    } while (r < 0 && errno == EINTR);
-    /* EAGAIN: the counter is saturated, so the fd is readable already. */
+    if (write(ctx->wakeup_fd, &one, sizeof one) < 0)
+        g_assert(errno == EAGAIN);
     errno = saved_errno;
 }
 
