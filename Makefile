@@ -3,7 +3,8 @@
 #   make deps    install missing Debian build dependencies (apt-get, via sudo
 #                when not root)
 #   make build   configure build/ with meson and compile
-#   make demo    build, then run the showcase examples/hello-bh
+#   make demo    build, then run the showcase examples/hello-bh and the
+#                benchmark bench/gaio-bench --quick (if built)
 #   make test    build, then the whole suite: plain, valgrind, ASan+UBSan
 #                (build-asan/) and ThreadSanitizer (build-tsan/, thread and
 #                signal suites)
@@ -17,8 +18,11 @@ MESON      ?= meson
 # CI turns warnings into errors; a developer's build does not.
 MESON_ARGS ?= $(if $(CI),-Dwerror=true)
 
+# libuv1-dev, libevent-dev and libsystemd-dev: the peers bench/gaio-bench
+# measures gaio against (each optional to meson).
 DEB_PACKAGES = build-essential meson ninja-build pkg-config libglib2.0-dev \
-               libglib2.0-bin gettext valgrind libasan8 libubsan1 libtsan2
+               libglib2.0-bin gettext valgrind libasan8 libubsan1 libtsan2 \
+               libuv1-dev libevent-dev libsystemd-dev
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -50,6 +54,7 @@ build: deps
 
 demo: build
 	./$(BUILD)/examples/hello-bh
+	@if [ -x ./$(BUILD)/bench/gaio-bench ]; then ./$(BUILD)/bench/gaio-bench --quick; fi
 
 test: test-plain test-valgrind test-asan test-tsan
 

@@ -1,0 +1,223 @@
+/* bench-private.h: the harness shared by gaio-bench's workloads and loops.
+ *
+ * Two interfaces meet here:
+ *  - BenchImpl: one event loop driven the way its documentation intends
+ *    (gaio, GLib, libuv, libevent, sd-event, the references). Each lives in
+ *    its own loop-*.c and knows nothing about workloads.
+ *  - BenchWorkload: one measurement (same-thread rounds, cross-thread
+ *    throughput, …), written once against BenchImpl and run over every
+ *    implementation that takes part, repetitions interleaved.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+/* --- options ------------------------------------------------------------ */
+
+typedef struct {
+    bool quick;
+    unsigned reps;            /* interleaved repetitions of every figure */
+    int64_t sample_ns;        /* length of one timed sample of a round workload */
+    int64_t throughput_ns;    /* length of one cross-thread throughput sample */
+    unsigned latency_samples; /* wake-ups per latency repetition */
+    unsigned memory_handles;  /* handles per memory sample */
+    const char *only;         /* run only the workloads whose label starts so */
+} BenchOptions;
+
+extern BenchOptions bench_options;
+
+/* --- loops -------------------------------------------------------------- */
+
+typedef struct BenchImpl BenchImpl;
+typedef struct BenchLoop BenchLoop;
+
+/* Which workloads an implementation takes part in. */
+enum {
+    BENCH_SAME_THREAD = 1u << 0,  /* schedule + run on one thread */
+    BENCH_CROSS_THREAD = 1u << 1, /* schedule is thread-safe and wakes the loop */
+    BENCH_LATENCY = 1u << 2,      /* cross-thread wake-up latency */
+    BENCH_MEMORY = 1u << 3,       /* heap bytes per handle */
+    BENCH_IDLE = 1u << 4,         /* handles can be registered but not pending */
+};
+
+/* The common head of every implementation's loop. The callback of every
+ * handle of every implementation ends in bench_loop_ran(), so all pay the
+ * same per-callback work (one out-of-line call, one counter store). */
+struct BenchLoop {
+    const BenchImpl *impl;
+    /* The counters sit on their own cache line: a producer thread polls them
+     * while the loop's thread writes the implementation's fields. */
+    char pad_before[64];
+    /* Callbacks run so far. Written by the loop's thread only. */
+    atomic_ulong runs;
+    /* When the last callback ran (CLOCK_MONOTONIC ns), if @stamp. */
+    atomic_llong ran_at_ns;
+    bool stamp;
+    char pad_after[64];
+};
+
+struct BenchImpl {
+    const char *id;      /* stable key for JSON and targets: "libuv" */
+    const char *name;    /* row label: "libuv uv_async_send" */
+    const char *library; /* for the header: "libuv", NULL for references */
+    const char *(*version)(void);
+    /* A gaio variant: the tables get a "gaio ÷ row" column for each one,
+     * headed by this short name. NULL for peers. */
+    const char *gaio_column;
+    unsigned workloads; /* BENCH_* */
+
+    /* A loop with room for @max_handles handles, none made yet. Allocates all
+     * of its own bookkeeping, so that handles_add() allocates only what a user
+     * pays per handle. Ends with bench_loop_init(). */
+    BenchLoop *(*loop_new)(const BenchImpl *impl, unsigned max_handles);
+    void (*loop_free)(BenchLoop *loop);
+    /* Makes @n more handles, registered but not pending. */
+    void (*handles_add)(BenchLoop *loop, unsigned n);
+    /* Makes handles @first … @first + @n - 1 pending. From any thread if the
+     * implementation has BENCH_CROSS_THREAD, else from the loop's thread. */
+    void (*schedule)(BenchLoop *loop, unsigned first, unsigned n);
+    /* One iteration of the loop: runs what is pending; with @block, first
+     * sleeps until something is. */
+    void (*iterate)(BenchLoop *loop, bool block);
+};
+
+void bench_loop_init(BenchLoop *loop, const BenchImpl *impl);
+/* loop_new() then handles_add(@n_handles). */
+BenchLoop *bench_loop_make(const BenchImpl *impl, unsigned n_handles);
+void bench_loop_free(BenchLoop *loop);
+/* Every handle's callback calls this. Loop thread only. */
+void bench_loop_ran(BenchLoop *loop);
+unsigned long bench_loop_runs(BenchLoop *loop);
+/* Iterates without blocking until @runs callbacks have run in all; aborts
+ * the benchmark if the loop stops making progress (a lost callback). */
+void bench_loop_run_until(BenchLoop *loop, unsigned long runs);
+
+/* A thread that iterates a loop, blocking, until stopped. While it runs, it
+ * and the thread that started it (the producer) are pinned to two different
+ * CPUs, if there are two: the producer spins while it waits for a callback,
+ * and a consumer woken onto the spinning CPU would wait for a scheduler tick,
+ * for reasons that have nothing to do with the loop under test. */
+typedef struct {
+    BenchLoop *loop;
+    atomic_bool stop;
+    GThread *thread;
+    int consumer_cpu;            /* -1: not pinned */
+    cpu_set_t producer_affinity; /* restored by bench_consumer_stop() */
+} BenchConsumer;
+
+void bench_consumer_start(BenchConsumer *consumer, BenchLoop *loop);
+/* Stops it (waking it with a schedule of handle 0), joins it, and runs what
+ * it left pending. */
+void bench_consumer_stop(BenchConsumer *consumer);
+
+/* --- measuring ---------------------------------------------------------- */
+
+int64_t bench_now_ns(void);
+/* Write-type system calls made by the whole process so far (`syscw` in
+ * /proc/self/io). Any write counts, so nothing may print meanwhile. */
+uint64_t bench_syscw(void);
+void bench_sleep_ns(int64_t ns);
+void bench_sort(double *values, unsigned n);
+double bench_median(double *values, unsigned n); /* sorts @values */
+double bench_percentile(const double *sorted, unsigned n, double p);
+
+/* --- workloads ---------------------------------------------------------- */
+
+/* Keys of the figures: the tables and the targets look figures up by them. */
+#define BENCH_W_SAME_THREAD "same-thread"
+#define BENCH_W_IDLE "idle scaling"
+#define BENCH_W_THROUGHPUT "cross-thread throughput"
+#define BENCH_W_LATENCY "cross-thread latency"
+#define BENCH_W_MEMORY "memory"
+
+typedef struct {
+    const char *name; /* "ns per callback" */
+    const char *unit; /* "ns" */
+} BenchMetric;
+
+typedef struct BenchWorkload BenchWorkload;
+
+/* One measurement, run for every implementation that has @implementations
+ * in its workloads: setup() once each, then @reps rounds of sample() over
+ * all of them in turn, so slow drifts of the machine hit all alike. */
+struct BenchWorkload {
+    const char *name;         /* BENCH_W_* */
+    const char *param;        /* "K=1024", or "" */
+    unsigned implementations; /* BENCH_* */
+    unsigned n_metrics;
+    const BenchMetric *metrics;
+    unsigned arg; /* handed to setup(): K, M, … */
+    void *(*setup)(const BenchImpl *impl, unsigned arg);
+    /* One repetition: fills @values[0 … n_metrics - 1]. */
+    void (*sample)(void *state, double *values);
+    void (*teardown)(void *state);
+};
+
+/* The workloads (bench-rounds.c, bench-cross-thread.c, bench-memory.c), made
+ * for one value of their parameter: K, M, or none (0). */
+typedef BenchWorkload BenchWorkloadMaker(unsigned arg);
+BenchWorkloadMaker bench_same_thread_workload;
+BenchWorkloadMaker bench_idle_workload;
+BenchWorkloadMaker bench_throughput_workload;
+BenchWorkloadMaker bench_latency_workload;
+BenchWorkloadMaker bench_memory_workload;
+
+/* Runs @workload and records its figures. */
+void bench_run_workload(const BenchWorkload *workload, const BenchImpl *const *impls,
+                        unsigned n_impls);
+
+/* --- progress (stderr) and results -------------------------------------- */
+
+void bench_progress_step(unsigned step, unsigned n_steps, const char *label);
+void bench_progress_sample(unsigned rep, const BenchImpl *impl);
+void bench_progress_done(void);
+
+/* One figure: the median and range of a workload's metric over the
+ * repetitions, for one implementation. */
+typedef struct {
+    const char *workload;
+    const char *metric;
+    const char *param;
+    const BenchImpl *impl;
+    const char *unit;
+    double median, min, max;
+} BenchFigure;
+
+void bench_record(const BenchWorkload *workload, unsigned metric, const BenchImpl *impl,
+                  double *values, unsigned n);
+const BenchFigure *bench_find(const char *workload, const char *metric, const char *param,
+                              const char *impl_id);
+/* Every figure recorded so far, in order (a GArray of BenchFigure). */
+const GArray *bench_figures(void);
+
+/* bench-report.c: the markdown tables, the targets, the JSON file. */
+void bench_print_tables(const BenchImpl *const *impls, unsigned n_impls);
+void bench_print_targets(void);
+gboolean bench_write_json(const char *path, GError **error);
+
+/* --- the implementations (loop-*.c) ------------------------------------- */
+
+extern const BenchImpl bench_gaio_poll;
+extern const BenchImpl bench_gaio_gmain;
+extern const BenchImpl bench_glib_idle;
+extern const BenchImpl bench_glib_ready_time;
+#ifdef HAVE_LIBUV
+extern const BenchImpl bench_libuv;
+#endif
+#ifdef HAVE_LIBEVENT
+extern const BenchImpl bench_libevent;
+extern const BenchImpl bench_libevent_pthreads;
+#endif
+#ifdef HAVE_SDEVENT
+extern const BenchImpl bench_sd_event;
+#endif
+extern const BenchImpl bench_ref_call;
+extern const BenchImpl bench_ref_atomic;
+extern const BenchImpl bench_ref_eventfd;
