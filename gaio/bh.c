@@ -246,13 +246,17 @@ bh_run(AioContext *ctx, QEMUBH *bh)
     return (old & BH_NORMAL) ? 1 : 0;
 }
 
-/* A popped node ends every pass in progress whose last node it is. */
-static void
-bh_pass_note_popped(AioContext *ctx, MpscNode *node)
+/* A popped node ends every pass in progress whose last node it is: @pass and
+ * the passes it is nested in. */
+static inline void
+bh_pass_note_popped(BHPass *pass, MpscNode *node)
 {
-    for (BHPass *pass = ctx->bh_passes; pass != NULL; pass = pass->outer)
-        if (pass->end == node)
-            pass->done = true;
+    if (pass->end == node)
+        pass->done = true;
+    /* Rare: only a pass nested in a callback has outer passes. */
+    for (BHPass *outer = pass->outer; G_UNLIKELY(outer != NULL); outer = outer->outer)
+        if (outer->end == node)
+            outer->done = true;
 }
 
 int
@@ -275,7 +279,7 @@ bh_pass_run(AioContext *ctx)
 
         if (node == NULL)
             break; /* empty, or a producer still linking: next pass */
-        bh_pass_note_popped(ctx, node);
+        bh_pass_note_popped(&pass, node);
         if (node != &queue->stub)
             progress |= bh_run(ctx, bh_from_node(node));
     }

@@ -57,6 +57,9 @@ struct _AioContext {
     char pad_owner[GAIO_CACHELINE];
     void *_Atomic owner;
     unsigned owner_depth;
+    /* The last aio_poll() made progress: the next blocking one spins a
+     * little before it sleeps (poll.c). */
+    bool poll_made_progress;
 };
 
 /* The frame of one entry into a context by its running thread. */

@@ -25,10 +25,7 @@ aio_source_prepare(GSource *source, gint *timeout)
     *timeout = -1;
     if (!aio_context_enter(ctx, &entry))
         return FALSE;
-    aio_notify_arm(ctx);
-    timeout_ns = aio_compute_timeout_ns(ctx);
-    if (timeout_ns == 0)
-        aio_notify_disarm(ctx); /* will not sleep: spare producers the write */
+    timeout_ns = aio_prepare_to_sleep(ctx);
     *timeout = aio_timeout_ns_to_ms(timeout_ns);
     aio_context_leave(ctx, &entry);
     return timeout_ns == 0;

@@ -73,6 +73,11 @@ aio_notify_pending(AioContext *ctx)
 static inline void
 aio_notify_accept(AioContext *ctx)
 {
+    /* Nothing to accept: no notifier can be holding a `true` the owner has
+     * not seen, so no fence is owed either. A notifier racing with this read
+     * leaves `notified` set, and the owner's next look does not sleep. */
+    if (!atomic_load_explicit(&ctx->notified, memory_order_relaxed))
+        return;
     atomic_store_explicit(&ctx->notified, false, memory_order_relaxed);
     /* F_A, pairs with F_P in aio_notify(): a notifier that still reads the
      * old `true` and skips all work queued its BH where the pass after this

@@ -32,6 +32,20 @@ aio_compute_timeout_ns(AioContext *ctx)
     }
 }
 
+int64_t
+aio_prepare_to_sleep(AioContext *ctx)
+{
+    int64_t timeout_ns = aio_compute_timeout_ns(ctx);
+
+    if (timeout_ns == 0)
+        return 0;
+    aio_notify_arm(ctx);
+    timeout_ns = aio_compute_timeout_ns(ctx);
+    if (timeout_ns == 0)
+        aio_notify_disarm(ctx); /* will not sleep: spare producers the write */
+    return timeout_ns;
+}
+
 int
 aio_timeout_ns_to_ms(int64_t timeout_ns)
 {
@@ -63,6 +77,46 @@ aio_sleep(AioContext *ctx, int64_t timeout_ns)
         g_critical("AioContext %p: ppoll() failed: %s", (void *)ctx, g_strerror(errno));
 }
 
+static inline void
+aio_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* After a call that made progress, a busy producer is likely to schedule
+ * again within nanoseconds: watch the queue for up to AIO_POLL_SPIN_NS before
+ * arming notify_me and sleeping, so back-to-back producers rarely pay an
+ * eventfd write and the owner rarely pays a wakeup (QEMU polls likewise,
+ * adaptively, in its I/O threads). True if work arrived. */
+static bool
+aio_spin_for_work(AioContext *ctx)
+{
+    MpscNode *last = mpsc_queue_last(&ctx->bh_queue);
+    gint64 deadline = 0;
+
+    if (aio_compute_timeout_ns(ctx) == 0)
+        return true;
+    for (unsigned i = 1;; i++) {
+        aio_cpu_relax();
+        /* Relaxed: a hint only; the caller still looks properly. */
+        if (atomic_load_explicit(&ctx->bh_queue.last, memory_order_relaxed) != last ||
+            atomic_load_explicit(&ctx->notified, memory_order_relaxed))
+            return true;
+        if (i % 64 == 0) {
+            gint64 now = g_get_monotonic_time();
+
+            if (deadline == 0)
+                deadline = now + AIO_POLL_SPIN_NS / 1000;
+            else if (now >= deadline)
+                return false;
+        }
+    }
+}
+
 bool
 aio_poll(AioContext *ctx, bool blocking)
 {
@@ -74,15 +128,16 @@ aio_poll(AioContext *ctx, bool blocking)
 
     if (!aio_context_enter_standalone(ctx, &entry))
         return false;
-    if (blocking) {
-        aio_notify_arm(ctx);
-        timeout_ns = aio_compute_timeout_ns(ctx);
-        if (timeout_ns != 0)
+    if (blocking && !(ctx->poll_made_progress && aio_spin_for_work(ctx))) {
+        timeout_ns = aio_prepare_to_sleep(ctx);
+        if (timeout_ns != 0) {
             aio_sleep(ctx, timeout_ns);
-        aio_notify_disarm(ctx);
+            aio_notify_disarm(ctx);
+        }
     }
     aio_notify_accept(ctx);
     progress = bh_pass_run(ctx) != 0;
+    ctx->poll_made_progress = progress;
     aio_context_leave(ctx, &entry);
     return progress;
 }
