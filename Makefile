@@ -6,14 +6,21 @@
 #   make demo    build, then run the showcase examples/hello-bh and the
 #                benchmark bench/gaio-bench --quick (if built)
 #   make test    build, then the whole suite: plain, valgrind, ASan+UBSan
-#                (build-asan/) and ThreadSanitizer (build-tsan/, thread and
-#                signal suites)
+#                (build-asan/), ThreadSanitizer (build-tsan/, thread and
+#                signal suites) and the fuzz suite (test-fuzz)
+#   make test-fuzz  clang + ASan/UBSan in build-fuzz/: replay the fuzz corpus,
+#                then fuzz for 45 s (meson test suite 'fuzz')
+#   make fuzz    fuzz for FUZZ_SECONDS (600) from tests/fuzz/corpus; new inputs
+#                go to build-fuzz/fuzz-corpus/, crashes to build-fuzz/fuzz-artifacts/
 #
 # Plain meson does the same: see README.md.
 
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 BUILD_TSAN ?= build-tsan
+BUILD_FUZZ ?= build-fuzz
+FUZZ_CC    ?= clang
+FUZZ_SECONDS ?= 600
 MESON      ?= meson
 # CI turns warnings into errors; a developer's build does not.
 MESON_ARGS ?= $(if $(CI),-Dwerror=true)
@@ -23,10 +30,13 @@ MESON_ARGS ?= $(if $(CI),-Dwerror=true)
 DEB_PACKAGES = build-essential meson ninja-build pkg-config libglib2.0-dev \
                libglib2.0-bin gettext valgrind libasan8 libubsan1 libtsan2 \
                libuv1-dev libevent-dev libsystemd-dev
+# clang and its libFuzzer runtime: the fuzz harness (tests/fuzz).
+DEB_PACKAGES += clang libclang-rt-14-dev
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build demo test test-plain test-valgrind test-asan test-tsan clean
+.PHONY: all deps build demo test test-plain test-valgrind test-asan test-tsan \
+        fuzz-build test-fuzz fuzz clean
 
 all: build
 
@@ -56,7 +66,7 @@ demo: build
 	./$(BUILD)/examples/hello-bh
 	@if [ -x ./$(BUILD)/bench/gaio-bench ]; then ./$(BUILD)/bench/gaio-bench --quick; fi
 
-test: test-plain test-valgrind test-asan test-tsan
+test: test-plain test-valgrind test-asan test-tsan test-fuzz
 
 test-plain: build
 	$(MESON) test -C $(BUILD) --print-errorlogs
@@ -74,5 +84,22 @@ test-tsan: deps
 	$(MESON) compile -C $(BUILD_TSAN)
 	$(MESON) test -C $(BUILD_TSAN) --suite threads --suite signals --print-errorlogs
 
+# The libFuzzer harness needs clang; its build dir is clang's, ASan+UBSan.
+fuzz-build: deps
+	@if [ -f $(BUILD_FUZZ)/build.ninja ]; then :; \
+	else CC=$(FUZZ_CC) $(MESON) setup $(BUILD_FUZZ) $(MESON_ARGS) -Dfuzzing=true \
+	  -Db_sanitize=address,undefined -Db_lundef=false -Dexamples=false -Dbench=false; fi
+	$(MESON) compile -C $(BUILD_FUZZ)
+
+test-fuzz: fuzz-build
+	$(MESON) test -C $(BUILD_FUZZ) --suite fuzz --print-errorlogs
+
+fuzz: fuzz-build
+	mkdir -p $(BUILD_FUZZ)/fuzz-corpus $(BUILD_FUZZ)/fuzz-artifacts
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ./$(BUILD_FUZZ)/tests/fuzz/fuzz-bh \
+	  -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=512 \
+	  -print_final_stats=1 -artifact_prefix=$(BUILD_FUZZ)/fuzz-artifacts/ \
+	  $(BUILD_FUZZ)/fuzz-corpus tests/fuzz/corpus
+
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN) $(BUILD_FUZZ)
