@@ -29,7 +29,7 @@ MESON_ARGS ?= $(if $(CI),-Dwerror=true)
 # measures gaio against (each optional to meson).
 DEB_PACKAGES = build-essential meson ninja-build pkg-config libglib2.0-dev \
                libglib2.0-bin gettext valgrind libasan8 libubsan1 libtsan2 \
-               libuv1-dev libevent-dev libsystemd-dev
+               libuv1-dev libevent-dev libsystemd-dev spin
 # clang and its libFuzzer runtime: the fuzz harness (tests/fuzz).
 DEB_PACKAGES += clang libclang-rt-14-dev
 

@@ -114,14 +114,21 @@ QEMUBH *(qemu_bh_new)(QEMUBHFunc *cb, void *opaque)
 static inline bool
 bh_test_and_set(QEMUBH *bh, unsigned bit)
 {
+    /* Model: tests/model/gaio.pml @sched_bts_kind, @sched_bts_queued. */
     return (atomic_fetch_or_explicit(&bh->flags, bit, memory_order_seq_cst) & bit) != 0;
 }
 
-/* Makes @bh pending as @kind (BH_NORMAL or BH_IDLE). Returns whether this
- * call made it pending as @kind; pushes it if this call queued it. */
+/* Makes @bh pending as @kind (BH_NORMAL or BH_IDLE) and pushes it if this call
+ * queued it. Returns whether the owner may have to be woken: for a normal
+ * schedule, this call made the BH normal-pending; for an idle one, this call
+ * pushed it and it is normal-pending by now. (A normal schedule that lands
+ * between an idle schedule's claim of QUEUED and its push cannot push, and may
+ * notify before the BH is visible; so the idle pusher, once its node is in the
+ * queue, notifies for it. Found by the Spin model, @idle_recheck.) */
 static inline bool
 bh_make_pending(AioContext *ctx, QEMUBH *bh, unsigned kind)
 {
+    /* Model: tests/model/gaio.pml @sched_load (folded into @sched_cas there). */
     unsigned cur = atomic_load_explicit(&bh->flags, memory_order_relaxed);
 
     /* The common case, one step: from neither queued nor pending (maybe a
@@ -131,17 +138,24 @@ bh_make_pending(AioContext *ctx, QEMUBH *bh, unsigned kind)
                                                 cur | BH_QUEUED | kind,
                                                 memory_order_seq_cst,
                                                 memory_order_relaxed)) {
+        /* Model: tests/model/gaio.pml @sched_cas, then @push_xchg. */
         mpsc_queue_push(&ctx->bh_queue, &bh->node);
-        return true;
-    }
-    /* Otherwise (already pending, queued as a cancelled leftover, or raced):
-     * two single-bit steps, never retried. Whoever sets QUEUED pushes; a
-     * pass that pops the BH in between sees @kind and runs it. */
-    if (bh_test_and_set(bh, kind))
+    } else if (bh_test_and_set(bh, kind)) {
+        /* Otherwise (already pending, queued as a cancelled leftover, or
+         * raced): two single-bit steps, never retried. Whoever sets QUEUED
+         * pushes; a pass that pops the BH in between sees @kind and runs it. */
         return false; /* coalesced: already pending as @kind */
-    if (!bh_test_and_set(bh, BH_QUEUED))
+    } else if (bh_test_and_set(bh, BH_QUEUED)) {
+        return kind == BH_NORMAL; /* queued already, by someone else */
+    } else {
         mpsc_queue_push(&ctx->bh_queue, &bh->node);
-    return true;
+    }
+    if (kind == BH_NORMAL)
+        return true;
+    /* Model: tests/model/gaio.pml @idle_recheck. seq_cst: after our push's
+     * exchange, so either this sees a NORMAL set meanwhile or that schedule's
+     * own notify comes after our node is visible. */
+    return (atomic_load_explicit(&bh->flags, memory_order_seq_cst) & BH_NORMAL) != 0;
 }
 
 /* The whole of scheduling (B12, B13): async-signal-safe and wait-free; a
@@ -157,6 +171,7 @@ qemu_bh_schedule(QEMUBH *bh)
     ctx = bh_context(bh);
     /* Only a BH that just became normal-pending may wake the loop (an idle
      * one being upgraded included); coalesced schedules stop here. */
+    /* Model: tests/model/gaio.pml inline schedule, @enq_load. */
     if (bh_make_pending(ctx, bh, BH_NORMAL))
         aio_notify_enqueued(ctx);
 }
@@ -164,12 +179,18 @@ qemu_bh_schedule(QEMUBH *bh)
 void
 qemu_bh_schedule_idle(QEMUBH *bh)
 {
+    AioContext *ctx;
+
     g_return_if_fail(bh != NULL);
 
     /* Pushed but wakes nobody: the owner never sleeps on a queue it cannot
      * see to the end, and sleeps at most 10 ms while an idle BH is pending.
-     * A pending normal BH keeps NORMAL, which wins. */
-    bh_make_pending(bh_context(bh), bh, BH_IDLE);
+     * A pending normal BH keeps NORMAL, which wins; if a normal schedule
+     * raced with this push, this call wakes the owner for it. */
+    /* Model: tests/model/gaio.pml inline schedule_idle (IDLE_PUSH_RECHECK 1). */
+    ctx = bh_context(bh);
+    if (bh_make_pending(ctx, bh, BH_IDLE))
+        aio_notify_enqueued(ctx);
 }
 
 void
@@ -180,6 +201,7 @@ qemu_bh_cancel(QEMUBH *bh)
     /* The BH stays queued; the pass that pops it sees it not pending and
      * skips it. The old value is not needed, so this is one lock and. Release:
      * pairs with the exchange in bh_run(). */
+    /* Model: tests/model/gaio.pml @cancel. */
     atomic_fetch_and_explicit(&bh->flags, ~(unsigned)BH_PENDING, memory_order_release);
 }
 
@@ -196,6 +218,7 @@ qemu_bh_delete(QEMUBH *bh)
     /* One atomic step from "maybe pending" to "deleted and queued": a pass that
      * pops the BH after it frees it and never runs it. Not wait-free (a CAS
      * loop racing schedules), which B12 allows for delete. */
+    /* Model: tests/model/gaio.pml @del_cas (the successful CAS). */
     do {
         new = (old & ~(unsigned)BH_PENDING) | BH_DELETED | BH_QUEUED;
     } while (!atomic_compare_exchange_weak_explicit(&bh->flags, &old, new,
@@ -204,6 +227,7 @@ qemu_bh_delete(QEMUBH *bh)
     /* Not queued: queue it, so the context's next pass frees it once no pass
      * can touch it any more. No wakeup: reclaiming is not urgent. From here
      * on @bh may be freed at any moment. */
+    /* Model: tests/model/gaio.pml @del_push. */
     if (!(old & BH_QUEUED))
         mpsc_queue_push(&ctx->bh_queue, &bh->node);
 }
@@ -230,15 +254,18 @@ bh_run(AioContext *ctx, QEMUBH *bh)
      * run (B3). The whole word is cleared (one exchange, no loop): DELETED
      * and ONESHOT matter only to this pass, which frees the BH if either is
      * set. */
+    /* Model: tests/model/gaio.pml @run_xchg. */
     unsigned old = atomic_exchange_explicit(&bh->flags, 0, memory_order_acq_rel);
 
     if (old & BH_DELETED) {
+        /* Model: tests/model/gaio.pml @run_free. */
         bh_slab_free(bh);
         return 0;
     }
     if (!(old & BH_PENDING))
         return 0; /* cancelled */
 
+    /* Model: tests/model/gaio.pml @callback. */
     bh->cb(bh->opaque);
 
     if (old & BH_ONESHOT)
@@ -266,9 +293,11 @@ bh_pass_run(AioContext *ctx)
     /* The pass ends at the node last in the queue now. That may be the stub
      * with BHs still ahead of it (a producer slipped in while the stub was
      * being re-pushed), so the stub alone at the front is the only "empty". */
+    /* Model: tests/model/gaio.pml @pass_end. */
     BHPass pass = {.end = mpsc_queue_last(queue)};
     int progress = 0;
 
+    /* Model: tests/model/gaio.pml @pass_empty. */
     if (pass.end == &queue->stub && queue->first == &queue->stub)
         return 0;
 
@@ -277,6 +306,7 @@ bh_pass_run(AioContext *ctx)
     while (!pass.done) {
         MpscNode *node = mpsc_queue_pop(queue);
 
+        /* Model: tests/model/gaio.pml inline pop, @pass_gap, @pass_done. */
         if (node == NULL)
             break; /* empty, or a producer still linking: next pass */
         bh_pass_note_popped(&pass, node);
@@ -293,11 +323,13 @@ bh_queue_state(AioContext *ctx)
     MpscQueue *queue = &ctx->bh_queue;
     /* Read after the caller's F_C (when it is about to sleep): every push
      * exchanged before this is looked at, or reported as still linking. */
+    /* Model: tests/model/gaio.pml inline queue_state, @qs_last. */
     MpscNode *last = mpsc_queue_last(queue);
     BHQueueState state = BH_QUEUE_EMPTY;
 
     for (MpscNode *node = queue->first;; ) {
         if (node != &queue->stub) {
+            /* Model: tests/model/gaio.pml @qs_flags. */
             /* Acquire pairs with the fetch_or in bh_make_pending(). */
             unsigned flags =
                 atomic_load_explicit(&bh_from_node(node)->flags, memory_order_acquire);
@@ -312,6 +344,7 @@ bh_queue_state(AioContext *ctx)
         if (node == last)
             return state;
         /* Pairs with the release link store in mpsc_queue_push(). */
+        /* Model: tests/model/gaio.pml @qs_next, @qs_linking. */
         node = atomic_load_explicit(&node->next, memory_order_acquire);
         if (node == NULL)
             return BH_QUEUE_LINKING; /* a producer between exchange and link */

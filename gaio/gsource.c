@@ -25,6 +25,7 @@ aio_source_prepare(GSource *source, gint *timeout)
     *timeout = -1;
     if (!aio_context_enter(ctx, &entry))
         return FALSE;
+    /* Model: tests/model/gaio.pml @gs_prepare (then GLib's poll, @gs_poll_wake). */
     timeout_ns = aio_prepare_to_sleep(ctx);
     *timeout = aio_timeout_ns_to_ms(timeout_ns);
     aio_context_leave(ctx, &entry);
@@ -46,6 +47,7 @@ aio_source_check(GSource *source)
 
     if (!aio_context_enter(ctx, &entry))
         return FALSE;
+    /* Model: tests/model/gaio.pml @gs_check, @gs_check_notified, @gs_check_queue. */
     aio_notify_disarm(ctx);
     ready = aio_source_wakeup_readable(ctx) || aio_notify_pending(ctx) ||
             bh_queue_state(ctx) != BH_QUEUE_EMPTY;
@@ -61,6 +63,7 @@ aio_source_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
 
     if (!aio_context_enter(ctx, &entry))
         return G_SOURCE_CONTINUE;
+    /* Model: tests/model/gaio.pml @gs_dispatch, @gs_clear, @accept_store, pass. */
     aio_notify_disarm(ctx);
     if (aio_source_wakeup_readable(ctx))
         aio_wakeup_clear(ctx);

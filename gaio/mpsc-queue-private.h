@@ -52,9 +52,11 @@ mpsc_queue_push(MpscQueue *q, MpscNode *node)
      * exchanges after us and acquires the previous node so we may link it;
      * and, being in the total order S, it is the enqueue that the owner's
      * fence before sleeping is ordered against (see notify.c). */
+    /* Model: tests/model/gaio.pml @push_xchg. */
     prev = atomic_exchange_explicit(&q->last, node, memory_order_seq_cst);
     /* Pairs with the acquire loads of ->next in mpsc_queue_pop()/peek: the
      * consumer that reaches `node` sees everything written before the push. */
+    /* Model: tests/model/gaio.pml @push_link. */
     atomic_store_explicit(&prev->next, node, memory_order_release);
 }
 
@@ -77,6 +79,7 @@ mpsc_queue_pop(MpscQueue *q)
 {
     MpscNode *first = q->first;
     /* Pairs with the release link store in mpsc_queue_push(). */
+    /* Model: tests/model/gaio.pml inline pop, @pop_next. */
     MpscNode *next = atomic_load_explicit(&first->next, memory_order_acquire);
 
     if (next != NULL) {
@@ -87,11 +90,13 @@ mpsc_queue_pop(MpscQueue *q)
         return NULL; /* empty, or a producer still linking behind the stub */
     /* `first` looks like the last node. If a producer has exchanged past it
      * but not linked yet, leave it for later: the gap. */
+    /* Model: tests/model/gaio.pml @pop_gap, @pop_last. */
     if (first != atomic_load_explicit(&q->last, memory_order_acquire))
         return NULL;
     /* Push the stub behind `first` so `first` can leave while producers keep
      * a node to exchange against. A producer may slip in before the stub; then
      * `first` waits for its link, and the stub is no longer last. */
+    /* Model: tests/model/gaio.pml @pop_stub, @pop_relink. */
     mpsc_queue_push(q, &q->stub);
     next = atomic_load_explicit(&first->next, memory_order_acquire);
     if (next != NULL) {

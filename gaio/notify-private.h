@@ -31,6 +31,7 @@ void aio_wakeup_clear(AioContext *ctx);
 static inline void
 aio_notify_arm(AioContext *ctx)
 {
+    /* Model: tests/model/gaio.pml @arm (the store and F_C, one step). */
     atomic_store_explicit(&ctx->notify_me, true, memory_order_seq_cst);
     /* F_C, pairs with F_P in aio_notify(): either the owner's look at the
      * queue (and at `notified`) after this sees the producer's BH, or the
@@ -48,6 +49,7 @@ void aio_notify_wake(AioContext *ctx);
 static inline void
 aio_notify_enqueued(AioContext *ctx)
 {
+    /* Model: tests/model/gaio.pml @enq_load. */
     if (atomic_load_explicit(&ctx->notify_me, memory_order_seq_cst))
         aio_notify_wake(ctx);
 }
@@ -57,6 +59,7 @@ aio_notify_disarm(AioContext *ctx)
 {
     /* Relaxed: the owner is awake; a producer still reading `true` only pays
      * one needless eventfd write. */
+    /* Model: tests/model/gaio.pml @disarm. */
     atomic_store_explicit(&ctx->notify_me, false, memory_order_relaxed);
 }
 
@@ -67,6 +70,7 @@ aio_notify_pending(AioContext *ctx)
     /* seq_cst, pairs with the seq_cst exchange of `notified` and load of
      * notify_me in aio_notify(): a notifier that found notify_me false has
      * set `notified` where this load sees it. */
+    /* Model: tests/model/gaio.pml @ct_notified, @gs_check_notified. */
     return atomic_load_explicit(&ctx->notified, memory_order_seq_cst);
 }
 
@@ -76,6 +80,7 @@ aio_notify_accept(AioContext *ctx)
     /* Nothing to accept: no notifier can be holding a `true` the owner has
      * not seen, so no fence is owed either. A notifier racing with this read
      * leaves `notified` set, and the owner's next look does not sleep. */
+    /* Model: tests/model/gaio.pml @accept_store (-DWEAK: @accept_skip). */
     if (!atomic_load_explicit(&ctx->notified, memory_order_relaxed))
         return;
     atomic_store_explicit(&ctx->notified, false, memory_order_relaxed);

@@ -97,13 +97,16 @@ aio_notify_wake(AioContext *ctx)
 {
     /* Cheap read first: under load `notified` stays set and producers only
      * read this line instead of fighting over it. */
+    /* Model: tests/model/gaio.pml inline notify_wake, @wake_precheck. */
     if (atomic_load_explicit(&ctx->notified, memory_order_relaxed))
         return;
     /* seq_cst, pairs with aio_notify_pending(): if we then read notify_me ==
      * false, the owner's later look at `notified` sees this `true`. */
+    /* Model: tests/model/gaio.pml @wake_xchg. */
     if (atomic_exchange_explicit(&ctx->notified, true, memory_order_seq_cst))
         return; /* another notifier got there first and does the rest */
     /* seq_cst, pairs with the seq_cst store in aio_notify_arm(). */
+    /* Model: tests/model/gaio.pml @wake_load, @wake_write. */
     if (atomic_load_explicit(&ctx->notify_me, memory_order_seq_cst))
         aio_wakeup_signal(ctx);
 }
@@ -116,6 +119,7 @@ aio_notify(AioContext *ctx)
     /* F_P, pairs with F_C in aio_notify_arm() and F_A in aio_notify_accept():
      * the caller's writes (a condition the owner re-checks) are ordered
      * before the reads of `notified` and notify_me. */
+    /* Model: tests/model/gaio.pml inline bare_notify, @notify_fence. */
     atomic_thread_fence(memory_order_seq_cst);
     aio_notify_wake(ctx);
 }

@@ -17,6 +17,7 @@
 int64_t
 aio_compute_timeout_ns(AioContext *ctx)
 {
+    /* Model: tests/model/gaio.pml inline compute_timeout, @ct_notified. */
     if (aio_notify_pending(ctx))
         return 0;
     switch (bh_queue_state(ctx)) {
@@ -35,6 +36,7 @@ aio_compute_timeout_ns(AioContext *ctx)
 int64_t
 aio_prepare_to_sleep(AioContext *ctx)
 {
+    /* Model: tests/model/gaio.pml @prep_first_look, @arm, @prep_look, @prep_disarm. */
     int64_t timeout_ns = aio_compute_timeout_ns(ctx);
 
     if (timeout_ns == 0)
@@ -70,6 +72,7 @@ aio_sleep(AioContext *ctx, int64_t timeout_ns)
         ts.tv_nsec = timeout_ns % 1000000000;
         tsp = &ts;
     }
+    /* Model: tests/model/gaio.pml @sleep_wake, @sleep_clear, @sleep_timeout. */
     r = ppoll(&pfd, 1, tsp, NULL);
     if (r > 0 && (pfd.revents & POLLIN))
         aio_wakeup_clear(ctx);
@@ -95,6 +98,7 @@ aio_cpu_relax(void)
 static bool
 aio_spin_for_work(AioContext *ctx)
 {
+    /* Model: tests/model/gaio.pml @spin_hint: true or false, at will. */
     MpscNode *last = mpsc_queue_last(&ctx->bh_queue);
     gint64 deadline = 0;
 
@@ -135,6 +139,7 @@ aio_poll(AioContext *ctx, bool blocking)
             aio_notify_disarm(ctx);
         }
     }
+    /* Model: tests/model/gaio.pml @poll_accept, then inline pass. */
     aio_notify_accept(ctx);
     progress = bh_pass_run(ctx) != 0;
     ctx->poll_made_progress = progress;
