@@ -5,6 +5,8 @@
 #pragma once
 
 #include <fcntl.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -151,6 +153,42 @@ gaio_test_wait_until_sleeping(pid_t tid)
         g_assert_cmpint(g_get_monotonic_time(), <, deadline);
         g_usleep(100);
     }
+}
+
+/* A tiny deterministic PRNG for stress tests (seeded, reproducible). */
+static inline guint32
+gaio_test_xorshift32(guint32 *state)
+{
+    guint32 x = *state;
+
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    *state = x;
+    return x;
+}
+
+/* Yields until *@value reaches @target (the watchdog ends a hang). */
+static inline void
+gaio_test_wait_for_at_least(atomic_uint *value, unsigned target)
+{
+    while (atomic_load(value) < target)
+        sched_yield();
+}
+
+/* Yields until *@value reaches @target; false if it did not within @patience
+ * microseconds (times the slowdown). */
+static inline bool
+gaio_test_wait_within(atomic_uint *value, unsigned target, gint64 patience)
+{
+    gint64 deadline = g_get_monotonic_time() + patience * gaio_test_slowdown();
+
+    while (atomic_load(value) < target) {
+        if (g_get_monotonic_time() > deadline)
+            return false;
+        sched_yield();
+    }
+    return true;
 }
 
 /* Iteration counts for stress loops: divided by GAIO_TEST_SLOWDOWN (set by the

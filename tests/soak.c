@@ -31,7 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gaio/gaio.h>
+#include "gaio-test.h"
 
 enum {
     N_CONTEXTS = 2,      /* 0: aio_poll() owner, 1: GMainContext owner */
@@ -102,17 +102,6 @@ now_ns(void)
     return (gint64)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static guint32
-xorshift32(guint32 *state)
-{
-    guint32 x = *state;
-
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    *state = x;
-    return x;
-}
 
 static void
 seq_cb(void *opaque)
@@ -197,7 +186,7 @@ producer_thread(gpointer data)
     sk->producer_ids[w->index] = pthread_self();
     atomic_fetch_add(&sk->producers_known, 1);
     while (!atomic_load(&sk->stop_producers)) {
-        guint32 r = xorshift32(&x);
+        guint32 r = gaio_test_xorshift32(&x);
         Loop *l = &sk->loops[r % N_CONTEXTS];
 
         seq_schedule(sk, &l->shared[(r >> 8) % SHARED_BHS]);
@@ -275,7 +264,7 @@ churn_thread(gpointer data)
     guint32 x = 77;
 
     while (!atomic_load(&sk->stop_workers)) {
-        guint32 r = xorshift32(&x);
+        guint32 r = gaio_test_xorshift32(&x);
         Loop *l = &sk->loops[r % N_CONTEXTS];
         QEMUBH *bh = aio_bh_new_full(l->ctx, churn_cb, NULL, "soak-churn");
 

@@ -37,40 +37,6 @@
 /* Helpers                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static guint32
-xorshift32(guint32 *state)
-{
-    guint32 x = *state;
-
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    *state = x;
-    return x;
-}
-
-static void
-wait_for_at_least(atomic_uint *value, unsigned target)
-{
-    while (atomic_load(value) < target)
-        sched_yield();
-}
-
-/* Waits for @value to reach @target; false if it did not within @patience
- * microseconds (times GAIO_TEST_SLOWDOWN). */
-static bool
-wait_within(atomic_uint *value, unsigned target, gint64 patience)
-{
-    gint64 deadline = g_get_monotonic_time() + patience * gaio_test_slowdown();
-
-    while (atomic_load(value) < target) {
-        if (g_get_monotonic_time() > deadline)
-            return false;
-        sched_yield();
-    }
-    return true;
-}
-
 static void
 count_cb(void *opaque)
 {
@@ -469,10 +435,10 @@ assert_wakeups_work(Saturated *s, Owner *o, unsigned rounds, unsigned *stuck)
         gaio_test_wait_until_sleeping(o->tid);
         g_assert_cmphex(eventfd_count(s->ctx->wakeup_fd), ==, 0);
         qemu_bh_schedule(s->bhs[r % EAGAIN_BHS]);
-        if (!wait_within(&s->runs, before + 1, STUCK_PATIENCE)) {
+        if (!gaio_test_wait_within(&s->runs, before + 1, STUCK_PATIENCE)) {
             (*stuck)++;
             aio_bh_schedule_oneshot(s->ctx, noop_cb, NULL);
-            wait_for_at_least(&s->runs, before + 1);
+            gaio_test_wait_for_at_least(&s->runs, before + 1);
         }
     }
 }
@@ -507,7 +473,7 @@ test_eventfd_write_eagain_loses_nothing(gconstpointer data)
     /* Owner asleep (notify_me armed); stop it there, in a signal handler. */
     gaio_test_wait_until_sleeping(owner.tid);
     g_assert_cmpint(pthread_kill(owner.thread_id, FREEZE_SIGNAL), ==, 0);
-    wait_for_at_least(&freeze_entered, 1);
+    gaio_test_wait_for_at_least(&freeze_entered, 1);
     g_assert_true(atomic_load(&s.ctx->notify_me));
     eventfd_saturate(s.ctx);
 
@@ -531,10 +497,10 @@ test_eventfd_write_eagain_loses_nothing(gconstpointer data)
 
     /* Let the owner go: every BH runs. */
     atomic_store(&freeze_release, true);
-    if (!wait_within(&s.runs, 4 + EAGAIN_BHS, STUCK_PATIENCE)) {
+    if (!gaio_test_wait_within(&s.runs, 4 + EAGAIN_BHS, STUCK_PATIENCE)) {
         stuck++;
         aio_bh_schedule_oneshot(s.ctx, noop_cb, NULL);
-        wait_for_at_least(&s.runs, 4 + EAGAIN_BHS);
+        gaio_test_wait_for_at_least(&s.runs, 4 + EAGAIN_BHS);
     }
     /* The fd was readable all along: the owner drains it before it sleeps
      * again (assert_wakeups_work() checks the count is 0), and cross-thread
@@ -578,13 +544,13 @@ test_saturate_while_owner_wakes(gconstpointer data)
         gaio_test_wait_until_sleeping(owner.tid);
         /* Wakes the owner, which reads the counter back to 0 meanwhile. */
         g_assert_cmpint(write(s.ctx->wakeup_fd, &max, sizeof max), ==, sizeof max);
-        for (volatile unsigned i = 0, n = xorshift32(&x) % 2048; i < n; i++)
+        for (volatile unsigned i = 0, n = gaio_test_xorshift32(&x) % 2048; i < n; i++)
             ;
         qemu_bh_schedule(s.bhs[r % EAGAIN_BHS]);
-        if (!wait_within(&s.runs, before + 1, STUCK_PATIENCE)) {
+        if (!gaio_test_wait_within(&s.runs, before + 1, STUCK_PATIENCE)) {
             stuck++;
             aio_bh_schedule_oneshot(s.ctx, noop_cb, NULL);
-            wait_for_at_least(&s.runs, before + 1);
+            gaio_test_wait_for_at_least(&s.runs, before + 1);
         }
     }
     assert_wakeups_work(&s, &owner, 10, &stuck);
@@ -717,12 +683,12 @@ storm_signaller(gpointer data)
          * producer (in the middle of its own schedules). */
         pthread_t target = (i / STORM_SLOTS + t->index) % 2 == 0 ? st->owner : st->victim;
 
-        wait_for_at_least(&st->handled_by[signo], sent[slot]);
+        gaio_test_wait_for_at_least(&st->handled_by[signo], sent[slot]);
         g_assert_cmpint(pthread_kill(target, signo), ==, 0);
         sent[slot]++;
     }
     for (unsigned slot = 0; slot < STORM_SLOTS; slot++)
-        wait_for_at_least(&st->handled_by[storm_signo(t->index, slot)], sent[slot]);
+        gaio_test_wait_for_at_least(&st->handled_by[storm_signo(t->index, slot)], sent[slot]);
     atomic_fetch_add(&st->signallers_done, 1);
     return NULL;
 }
@@ -743,7 +709,7 @@ storm_producer(gpointer data)
     /* Schedules for as long as signals fly. Yields often: with fewer CPUs
      * than threads, a signal waits for its target to get one. */
     while (atomic_load(&st->signallers_done) < STORM_SIGNALLERS) {
-        storm_schedule(&st->bhs[xorshift32(&x) % STORM_BHS]);
+        storm_schedule(&st->bhs[gaio_test_xorshift32(&x) % STORM_BHS]);
         if (++n % STORM_YIELD_EVERY == 0)
             sched_yield();
     }

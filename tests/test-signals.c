@@ -29,26 +29,6 @@
 /* Helpers                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static void
-wait_for_at_least(atomic_uint *value, unsigned target)
-{
-    while (atomic_load(value) < target)
-        sched_yield();
-}
-
-static bool
-wait_within(atomic_uint *value, unsigned target, gint64 patience)
-{
-    gint64 deadline = g_get_monotonic_time() + patience * gaio_test_slowdown();
-
-    while (atomic_load(value) < target) {
-        if (g_get_monotonic_time() > deadline)
-            return false;
-        sched_yield();
-    }
-    return true;
-}
-
 /* ------------------------------------------------------------------------ */
 /* The signal handler and what it touches                                   */
 /* ------------------------------------------------------------------------ */
@@ -337,14 +317,14 @@ waker_thread(gpointer data)
         return NULL;
     }
     for (unsigned r = 1; r <= w->rounds; r++) {
-        wait_for_at_least(&w->round, r);
+        gaio_test_wait_for_at_least(&w->round, r);
         gaio_test_wait_until_sleeping(w->owner_tid);
         if (w->delivery == DELIVER_KILL_OWNER)
             g_assert_cmpint(pthread_kill(w->owner, TEST_SIGNAL), ==, 0);
         else
             g_assert_cmpint(raise(TEST_SIGNAL), ==, 0);
         /* Handled before the next round: signals do not merge. */
-        wait_for_at_least(&sig_count, r);
+        gaio_test_wait_for_at_least(&sig_count, r);
     }
     return NULL;
 }
@@ -434,7 +414,7 @@ storm_thread(gpointer data)
         if (s->to_owner) {
             g_assert_cmpint(pthread_kill(s->owner, TEST_SIGNAL), ==, 0);
             /* One at a time: a standard signal pending twice is delivered once. */
-            wait_for_at_least(&sig_count, i + 1);
+            gaio_test_wait_for_at_least(&sig_count, i + 1);
         } else {
             /* Delivered, and the handler done, before raise() returns. */
             g_assert_cmpint(raise(TEST_SIGNAL), ==, 0);
@@ -663,10 +643,10 @@ test_handler_preserves_errno(void)
     for (unsigned r = 1; r <= rounds; r++) {
         gaio_test_wait_until_sleeping(o.tid);
         raise_and_check_errno(r % 2 == 0);
-        if (!wait_within(&seen_count, r + 2, stuck_patience_us)) {
+        if (!gaio_test_wait_within(&seen_count, r + 2, stuck_patience_us)) {
             note_stuck(&stuck);
             aio_bh_schedule_oneshot(ctx, noop_cb, NULL);
-            wait_for_at_least(&seen_count, r + 2);
+            gaio_test_wait_for_at_least(&seen_count, r + 2);
         }
     }
     atomic_store(&o.stop, true);

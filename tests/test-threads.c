@@ -23,42 +23,6 @@
 /* Helpers                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* GAIO_TEST_SLOWDOWN (valgrind), to stretch time limits; at least 1. */
-static guint32
-xorshift32(guint32 *state)
-{
-    guint32 x = *state;
-
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    *state = x;
-    return x;
-}
-
-static void
-wait_for_at_least(atomic_uint *value, unsigned target)
-{
-    while (atomic_load(value) < target)
-        sched_yield();
-}
-
-/* Waits for @value to reach @target; false if it did not within @patience
- * microseconds (times GAIO_TEST_SLOWDOWN). */
-static bool
-wait_within(atomic_uint *value, unsigned target, gint64 patience)
-{
-    gint64 deadline = g_get_monotonic_time() + patience * gaio_test_slowdown();
-
-    while (atomic_load(value) < target) {
-        if (g_get_monotonic_time() > deadline)
-            return false;
-        sched_yield();
-    }
-    return true;
-}
-
-/* Reads a small /proc file: no allocation and, above all, no write(2). */
 static void
 count_cb(void *opaque)
 {
@@ -105,10 +69,10 @@ note_stuck(unsigned *stuck)
 static void
 wait_or_kick(AioContext *ctx, atomic_uint *value, unsigned target, unsigned *stuck)
 {
-    if (!wait_within(value, target, stuck_patience_us)) {
+    if (!gaio_test_wait_within(value, target, stuck_patience_us)) {
         note_stuck(stuck);
         kick(ctx);
-        wait_for_at_least(value, target);
+        gaio_test_wait_for_at_least(value, target);
     }
 }
 
@@ -192,7 +156,7 @@ stress_producer(gpointer data)
     guint32 x = p->seed * 2654435761u | 1;
 
     for (unsigned i = 0; i < st->iterations; i++)
-        stress_schedule(&st->bhs[xorshift32(&x) % STRESS_BHS]);
+        stress_schedule(&st->bhs[gaio_test_xorshift32(&x) % STRESS_BHS]);
     atomic_fetch_add(&st->schedules, st->iterations + 1);
     /* Announce the end first, then schedule once more: the run that must
      * follow that last schedule (B3) wakes the owner to see us done. */
@@ -402,7 +366,7 @@ fifo_producer(gpointer data)
     Fifo *f = data;
 
     for (unsigned r = 0; r < f->rounds; r++) {
-        wait_for_at_least(&f->rounds_done, r);
+        gaio_test_wait_for_at_least(&f->rounds_done, r);
         for (unsigned i = 0; i < FIFO_BATCH; i++)
             fifo_make_and_schedule(f, i);
     }
@@ -416,7 +380,7 @@ fifo_first_producer(gpointer data)
     Fifo *f = data;
 
     for (unsigned r = 0; r < f->rounds; r++) {
-        wait_for_at_least(&f->rounds_done, r);
+        gaio_test_wait_for_at_least(&f->rounds_done, r);
         fifo_make_and_schedule(f, 0);
         atomic_store(&f->first_scheduled, r + 1);
     }
@@ -430,7 +394,7 @@ fifo_second_producer(gpointer data)
 
     for (unsigned r = 0; r < f->rounds; r++) {
         /* Ordered after the first producer's schedule of this round. */
-        wait_for_at_least(&f->first_scheduled, r + 1);
+        gaio_test_wait_for_at_least(&f->first_scheduled, r + 1);
         for (unsigned i = 1; i < FIFO_BATCH; i++)
             fifo_make_and_schedule(f, i);
     }
@@ -531,7 +495,7 @@ owner_stop(Owner *o, GThread *thread)
 static void
 spin_a_little(guint32 *x)
 {
-    unsigned n = xorshift32(x) % 64;
+    unsigned n = gaio_test_xorshift32(x) % 64;
 
     for (volatile unsigned i = 0; i < n; i++)
         ;
@@ -582,7 +546,7 @@ running_delete_cb(void *opaque)
         qemu_bh_schedule(rd->bh);
     atomic_store(&rd->entered, round);
     /* Another thread deletes this BH while its callback runs. */
-    wait_for_at_least(&rd->released, round);
+    gaio_test_wait_for_at_least(&rd->released, round);
 }
 
 static void
@@ -639,7 +603,7 @@ race_hold_cb(void *opaque)
     unsigned round = atomic_load(&rp->held) + 1;
 
     atomic_store(&rp->held, round);
-    wait_for_at_least(&rp->go, round);
+    gaio_test_wait_for_at_least(&rp->go, round);
 }
 
 static void
@@ -670,7 +634,7 @@ test_schedule_racing_end_of_pass(void)
         bh = aio_bh_new(ctx, count_cb, &rp.runs);
         atomic_store(&rp.go, r);
         /* Sweep the moment of the push across the owner's end of pass. */
-        for (volatile unsigned i = 0, n = xorshift32(&x) % 512; i < n; i++)
+        for (volatile unsigned i = 0, n = gaio_test_xorshift32(&x) % 512; i < n; i++)
             ;
         qemu_bh_schedule(bh);
         wait_or_kick(ctx, &rp.runs, r, &stuck);
@@ -709,7 +673,7 @@ churner_thread(gpointer data)
     for (unsigned i = 0; i < c->iterations; i++) {
         QEMUBH *bh = aio_bh_new_full(c->ctx, count_cb, c->runs, "churn");
 
-        switch (xorshift32(&x) % 6) {
+        switch (gaio_test_xorshift32(&x) % 6) {
         case 0:
             qemu_bh_schedule(bh);
             break;
@@ -935,7 +899,7 @@ ping_pong_waker(gpointer data)
     PingPong *pp = data;
 
     for (unsigned r = 1; r <= pp->rounds; r++) {
-        wait_for_at_least(&pp->round_started, r);
+        gaio_test_wait_for_at_least(&pp->round_started, r);
         /* Half the rounds race with the owner going to sleep, half wake an
          * owner known to sleep in ppoll(). */
         if (ping_pong_round_waits_for_sleep(r))
@@ -1259,7 +1223,7 @@ test_second_thread_refused_during_pass(void)
     bh = aio_bh_new(e.ctx, count_cb, &e.runs);
     qemu_bh_schedule(hold);
     thread = g_thread_new("first", exclusive_owner, &e);
-    wait_for_at_least(&e.held, 1);
+    gaio_test_wait_for_at_least(&e.held, 1);
     /* Pending while the first thread is inside hold_cb. */
     qemu_bh_schedule(bh);
     assert_entry_refused(e.ctx);
