@@ -191,6 +191,50 @@ gaio_test_wait_within(atomic_uint *value, unsigned target, gint64 patience)
     return true;
 }
 
+/* A BH that proves B3 under stress: each schedule bumps `scheduled` just
+ * before scheduling, and each run records the value it reads at its start in
+ * `seen`. Once everything is drained, seen == scheduled means a run started
+ * after the last schedule: none was lost. 64-bit, for long soaks. */
+typedef struct {
+    QEMUBH *bh;
+    atomic_ulong scheduled;
+    atomic_ulong seen;
+    atomic_ulong runs;
+} GaioTestSeqBH;
+
+/* The body of a GaioTestSeqBH's callback. */
+static inline void
+gaio_test_seq_record_run(GaioTestSeqBH *s)
+{
+    atomic_store(&s->seen, atomic_load(&s->scheduled));
+    atomic_fetch_add_explicit(&s->runs, 1, memory_order_relaxed);
+}
+
+/* A QEMUBHFunc for a GaioTestSeqBH (its own address as opaque). */
+static inline void
+gaio_test_seq_cb(void *opaque)
+{
+    gaio_test_seq_record_run(opaque);
+}
+
+/* Thread-safe; async-signal-safe. */
+static inline void
+gaio_test_seq_schedule(GaioTestSeqBH *s)
+{
+    atomic_fetch_add(&s->scheduled, 1);
+    qemu_bh_schedule(s->bh);
+}
+
+/* True when every BH of @s[0..@n) ran after its last schedule. */
+static inline bool
+gaio_test_seq_caught_up(GaioTestSeqBH *s, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (atomic_load(&s[i].seen) != atomic_load(&s[i].scheduled))
+            return false;
+    return true;
+}
+
 /* Iteration counts for stress loops: divided by GAIO_TEST_SLOWDOWN (set by the
  * valgrind setup), never below 1. */
 static inline unsigned

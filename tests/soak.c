@@ -45,14 +45,6 @@ enum {
 
 static const char *const context_names[N_CONTEXTS] = {"aio_poll", "GMainContext"};
 
-/* A BH with the sequence counters of tests/test-threads.c. */
-typedef struct {
-    QEMUBH *bh;
-    atomic_ulong scheduled; /* bumped just before each schedule */
-    atomic_ulong seen;      /* `scheduled` as read when the latest run started */
-    atomic_ulong runs;
-} SeqBH;
-
 typedef struct {
     AioContext *ctx;
     GMainContext *mc; /* NULL: run with aio_poll() */
@@ -60,8 +52,8 @@ typedef struct {
     pthread_t thread_id;
     atomic_bool thread_known;
     atomic_bool stop;
-    SeqBH shared[SHARED_BHS];
-    SeqBH signalled[SIGNAL_BHS];
+    GaioTestSeqBH shared[SHARED_BHS];
+    GaioTestSeqBH signalled[SIGNAL_BHS];
     QEMUBH *probe;
     atomic_llong probe_sent_ns; /* 0: no probe pending */
     atomic_llong probe_max_ns;
@@ -103,21 +95,11 @@ now_ns(void)
 }
 
 
-static void
-seq_cb(void *opaque)
-{
-    SeqBH *s = opaque;
-
-    atomic_store(&s->seen, atomic_load(&s->scheduled));
-    atomic_fetch_add_explicit(&s->runs, 1, memory_order_relaxed);
-}
-
 /* Thread-safe; async-signal-safe. */
 static void
-seq_schedule(Soak *sk, SeqBH *s)
+seq_schedule(Soak *sk, GaioTestSeqBH *s)
 {
-    atomic_fetch_add(&s->scheduled, 1);
-    qemu_bh_schedule(s->bh);
+    gaio_test_seq_schedule(s);
     atomic_fetch_add_explicit(&sk->schedules, 1, memory_order_relaxed);
 }
 
@@ -334,10 +316,10 @@ loop_init(Loop *l, bool use_gmain)
         g_source_attach(l->source, l->mc);
     }
     for (unsigned i = 0; i < SHARED_BHS; i++)
-        l->shared[i].bh = aio_bh_new_full(l->ctx, seq_cb, &l->shared[i], "soak-shared");
+        l->shared[i].bh = aio_bh_new_full(l->ctx, gaio_test_seq_cb, &l->shared[i], "soak-shared");
     for (unsigned i = 0; i < SIGNAL_BHS; i++)
         l->signalled[i].bh =
-            aio_bh_new_full(l->ctx, seq_cb, &l->signalled[i], "soak-signalled");
+            aio_bh_new_full(l->ctx, gaio_test_seq_cb, &l->signalled[i], "soak-signalled");
     l->probe = aio_bh_new_full(l->ctx, probe_cb, l, "soak-probe");
 }
 
@@ -378,12 +360,6 @@ total_runs(Soak *sk)
 }
 
 static bool
-seq_caught_up(SeqBH *s)
-{
-    return atomic_load(&s->seen) == atomic_load(&s->scheduled);
-}
-
-static bool
 caught_up(Soak *sk)
 {
     if (atomic_load(&sk->oneshots_run) != atomic_load(&sk->oneshots_sent))
@@ -393,12 +369,9 @@ caught_up(Soak *sk)
 
         if (atomic_load(&l->probe_sent_ns) != 0)
             return false;
-        for (unsigned i = 0; i < SHARED_BHS; i++)
-            if (!seq_caught_up(&l->shared[i]))
-                return false;
-        for (unsigned i = 0; i < SIGNAL_BHS; i++)
-            if (!seq_caught_up(&l->signalled[i]))
-                return false;
+        if (!gaio_test_seq_caught_up(l->shared, SHARED_BHS) ||
+            !gaio_test_seq_caught_up(l->signalled, SIGNAL_BHS))
+            return false;
     }
     return true;
 }
@@ -413,7 +386,7 @@ report_losses(Soak *sk)
         Loop *l = &sk->loops[c];
 
         for (unsigned i = 0; i < SHARED_BHS + SIGNAL_BHS; i++) {
-            SeqBH *s = i < SHARED_BHS ? &l->shared[i] : &l->signalled[i - SHARED_BHS];
+            GaioTestSeqBH *s = i < SHARED_BHS ? &l->shared[i] : &l->signalled[i - SHARED_BHS];
             unsigned long scheduled = atomic_load(&s->scheduled);
             unsigned long seen = atomic_load(&s->seen);
             unsigned long runs = atomic_load(&s->runs);

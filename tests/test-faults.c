@@ -591,18 +591,8 @@ storm_signo(unsigned signaller, unsigned slot)
 }
 
 typedef struct {
-    QEMUBH *bh;
-    /* Schedule sequence: bumped just before each schedule (by a producer or
-     * a handler). */
-    atomic_uint scheduled;
-    /* The value of `scheduled` read when the latest run started. */
-    atomic_uint seen;
-    atomic_uint runs;
-} StormBH;
-
-typedef struct {
     AioContext *ctx;
-    StormBH bhs[STORM_BHS];
+    GaioTestSeqBH bhs[STORM_BHS];
     unsigned signals; /* per signaller */
     pthread_t owner;
     pthread_t victim; /* producer 0, also signalled */
@@ -625,13 +615,6 @@ static _Thread_local int thread_role;
 static _Thread_local bool in_storm_callback;
 
 static void
-storm_schedule(StormBH *s)
-{
-    atomic_fetch_add(&s->scheduled, 1);
-    qemu_bh_schedule(s->bh);
-}
-
-static void
 on_storm_signal(int signo)
 {
     SignalStorm *st = atomic_load(&storm);
@@ -645,7 +628,7 @@ on_storm_signal(int signo)
         atomic_fetch_add(&st->in_callback, 1);
     /* Several BHs, chosen by the count: also the one being scheduled by the
      * interrupted producer, or run by the interrupted pass. */
-    storm_schedule(&st->bhs[n % STORM_BHS]);
+    gaio_test_seq_schedule(&st->bhs[n % STORM_BHS]);
     /* Last: the signaller sends the next one only after this schedule. */
     atomic_fetch_add(&st->handled_by[signo], 1);
 }
@@ -653,12 +636,10 @@ on_storm_signal(int signo)
 static void
 storm_cb(void *opaque)
 {
-    StormBH *s = opaque;
+    GaioTestSeqBH *s = opaque;
 
     in_storm_callback = true;
-    /* B3: this run started after every schedule numbered up to what it reads. */
-    atomic_store(&s->seen, atomic_load(&s->scheduled));
-    atomic_fetch_add_explicit(&s->runs, 1, memory_order_relaxed);
+    gaio_test_seq_record_run(s);
     in_storm_callback = false;
 }
 
@@ -709,7 +690,7 @@ storm_producer(gpointer data)
     /* Schedules for as long as signals fly. Yields often: with fewer CPUs
      * than threads, a signal waits for its target to get one. */
     while (atomic_load(&st->signallers_done) < STORM_SIGNALLERS) {
-        storm_schedule(&st->bhs[gaio_test_xorshift32(&x) % STORM_BHS]);
+        gaio_test_seq_schedule(&st->bhs[gaio_test_xorshift32(&x) % STORM_BHS]);
         if (++n % STORM_YIELD_EVERY == 0)
             sched_yield();
     }
@@ -717,17 +698,8 @@ storm_producer(gpointer data)
     /* Announce the end first, then schedule once more: the run that must
      * follow that last schedule (B3) wakes the owner to see us done. */
     atomic_fetch_add(&st->producers_done, 1);
-    storm_schedule(&st->bhs[t->index % STORM_BHS]);
+    gaio_test_seq_schedule(&st->bhs[t->index % STORM_BHS]);
     return NULL;
-}
-
-static bool
-storm_caught_up(SignalStorm *st)
-{
-    for (unsigned i = 0; i < STORM_BHS; i++)
-        if (atomic_load(&st->bhs[i].seen) != atomic_load(&st->bhs[i].scheduled))
-            return false;
-    return true;
 }
 
 static void
@@ -772,7 +744,7 @@ test_signal_storm_with_producers(void)
             g_thread_new("storm-signaller", storm_signaller, &signaller_args[i]);
     }
     /* Sleeping is only ever ended by a BH becoming pending (W1) or a signal. */
-    while (atomic_load(&st->producers_done) < STORM_PRODUCERS || !storm_caught_up(st)) {
+    while (atomic_load(&st->producers_done) < STORM_PRODUCERS || !gaio_test_seq_caught_up(st->bhs, STORM_BHS)) {
         aio_poll(st->ctx, true);
         iterations++;
         /* Awake (or it would hang here) but not running what is pending. */
@@ -801,7 +773,7 @@ test_signal_storm_with_producers(void)
     g_assert_cmpuint(atomic_load(&st->on_owner), >=, 1);
     g_assert_cmpuint(atomic_load(&st->on_producer), >=, 1);
     for (unsigned i = 0; i < STORM_BHS; i++) {
-        StormBH *s = &st->bhs[i];
+        GaioTestSeqBH *s = &st->bhs[i];
 
         /* The last run started after the last schedule. */
         g_assert_cmpuint(atomic_load(&s->seen), ==, atomic_load(&s->scheduled));

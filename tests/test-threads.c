@@ -111,16 +111,7 @@ drain(AioContext *ctx)
 enum { STRESS_BHS = 64, STRESS_PRODUCERS = 3 };
 
 typedef struct {
-    QEMUBH *bh;
-    /* Schedule sequence: bumped by a producer just before each schedule. */
-    atomic_uint scheduled;
-    /* The value of `scheduled` read when the latest run started. */
-    atomic_uint seen;
-    atomic_uint runs;
-} StressBH;
-
-typedef struct {
-    StressBH bhs[STRESS_BHS];
+    GaioTestSeqBH bhs[STRESS_BHS];
     unsigned iterations; /* per producer */
     atomic_uint producers_done;
     atomic_ulong schedules;
@@ -131,23 +122,6 @@ typedef struct {
     guint32 seed;
 } StressProducer;
 
-static void
-stress_cb(void *opaque)
-{
-    StressBH *s = opaque;
-
-    /* B3: this run started after every schedule numbered up to what it reads. */
-    atomic_store(&s->seen, atomic_load(&s->scheduled));
-    atomic_fetch_add_explicit(&s->runs, 1, memory_order_relaxed);
-}
-
-static void
-stress_schedule(StressBH *s)
-{
-    atomic_fetch_add(&s->scheduled, 1);
-    qemu_bh_schedule(s->bh);
-}
-
 static gpointer
 stress_producer(gpointer data)
 {
@@ -156,22 +130,13 @@ stress_producer(gpointer data)
     guint32 x = p->seed * 2654435761u | 1;
 
     for (unsigned i = 0; i < st->iterations; i++)
-        stress_schedule(&st->bhs[gaio_test_xorshift32(&x) % STRESS_BHS]);
+        gaio_test_seq_schedule(&st->bhs[gaio_test_xorshift32(&x) % STRESS_BHS]);
     atomic_fetch_add(&st->schedules, st->iterations + 1);
     /* Announce the end first, then schedule once more: the run that must
      * follow that last schedule (B3) wakes the owner to see us done. */
     atomic_fetch_add(&st->producers_done, 1);
-    stress_schedule(&st->bhs[p->seed % STRESS_BHS]);
+    gaio_test_seq_schedule(&st->bhs[p->seed % STRESS_BHS]);
     return NULL;
-}
-
-static bool
-stress_caught_up(Stress *st)
-{
-    for (unsigned i = 0; i < STRESS_BHS; i++)
-        if (atomic_load(&st->bhs[i].seen) != atomic_load(&st->bhs[i].scheduled))
-            return false;
-    return true;
 }
 
 static void
@@ -199,14 +164,14 @@ test_stress_no_schedule_lost(gconstpointer data)
     }
     st->iterations = gaio_test_scale(100000);
     for (unsigned i = 0; i < STRESS_BHS; i++)
-        st->bhs[i].bh = aio_bh_new(ctx, stress_cb, &st->bhs[i]);
+        st->bhs[i].bh = aio_bh_new(ctx, gaio_test_seq_cb, &st->bhs[i]);
 
     for (unsigned i = 0; i < STRESS_PRODUCERS; i++) {
         producers[i] = (StressProducer){.stress = st, .seed = i + 1};
         threads[i] = g_thread_new("stress-producer", stress_producer, &producers[i]);
     }
     /* Sleeping is only ever ended by a BH becoming pending (W1). */
-    while (atomic_load(&st->producers_done) < STRESS_PRODUCERS || !stress_caught_up(st)) {
+    while (atomic_load(&st->producers_done) < STRESS_PRODUCERS || !gaio_test_seq_caught_up(st->bhs, STRESS_BHS)) {
         if (use_gmain)
             g_main_context_iteration(mc, TRUE);
         else
@@ -229,7 +194,7 @@ test_stress_no_schedule_lost(gconstpointer data)
         drain(ctx);
 
     for (unsigned i = 0; i < STRESS_BHS; i++) {
-        StressBH *s = &st->bhs[i];
+        GaioTestSeqBH *s = &st->bhs[i];
         unsigned scheduled = atomic_load(&s->scheduled);
 
         /* The last run started after the last schedule. */
