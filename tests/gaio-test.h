@@ -235,6 +235,27 @@ gaio_test_seq_caught_up(GaioTestSeqBH *s, unsigned n)
     return true;
 }
 
+/* How long a pending BH may go unrun while the owner keeps iterating before
+ * a stress round counts as stuck (a BH the loop does not reach, as opposed
+ * to a lost wakeup, which hangs until the watchdog). Once one round was
+ * stuck the test fails anyway: later rounds are judged quicker, to keep the
+ * run short. */
+#define GAIO_TEST_STUCK_PATIENCE (2 * G_TIME_SPAN_SECOND)
+static gint64 gaio_test_stuck_patience_us = GAIO_TEST_STUCK_PATIENCE;
+
+static inline gint64
+gaio_test_stuck_patience(void)
+{
+    return gaio_test_stuck_patience_us * gaio_test_slowdown();
+}
+
+static inline void
+gaio_test_note_stuck(unsigned *stuck)
+{
+    (*stuck)++;
+    gaio_test_stuck_patience_us = 100 * 1000;
+}
+
 /* Iteration counts for stress loops: divided by GAIO_TEST_SLOWDOWN (set by the
  * valgrind setup), never below 1. */
 static inline unsigned

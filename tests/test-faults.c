@@ -56,7 +56,7 @@ drain(AioContext *ctx)
         ;
 }
 
-#define STUCK_PATIENCE (2 * G_TIME_SPAN_SECOND)
+#define GAIO_TEST_STUCK_PATIENCE (2 * G_TIME_SPAN_SECOND)
 
 /* The watchdog of gaio_test_init() covers the whole binary; each test here
  * re-arms it, so it bounds one test (a lost wakeup hangs, then fails). */
@@ -435,7 +435,7 @@ assert_wakeups_work(Saturated *s, Owner *o, unsigned rounds, unsigned *stuck)
         gaio_test_wait_until_sleeping(o->tid);
         g_assert_cmphex(eventfd_count(s->ctx->wakeup_fd), ==, 0);
         qemu_bh_schedule(s->bhs[r % EAGAIN_BHS]);
-        if (!gaio_test_wait_within(&s->runs, before + 1, STUCK_PATIENCE)) {
+        if (!gaio_test_wait_within(&s->runs, before + 1, GAIO_TEST_STUCK_PATIENCE)) {
             (*stuck)++;
             aio_bh_schedule_oneshot(s->ctx, noop_cb, NULL);
             gaio_test_wait_for_at_least(&s->runs, before + 1);
@@ -497,7 +497,7 @@ test_eventfd_write_eagain_loses_nothing(gconstpointer data)
 
     /* Let the owner go: every BH runs. */
     atomic_store(&freeze_release, true);
-    if (!gaio_test_wait_within(&s.runs, 4 + EAGAIN_BHS, STUCK_PATIENCE)) {
+    if (!gaio_test_wait_within(&s.runs, 4 + EAGAIN_BHS, GAIO_TEST_STUCK_PATIENCE)) {
         stuck++;
         aio_bh_schedule_oneshot(s.ctx, noop_cb, NULL);
         gaio_test_wait_for_at_least(&s.runs, 4 + EAGAIN_BHS);
@@ -517,7 +517,7 @@ test_eventfd_write_eagain_loses_nothing(gconstpointer data)
     if (stuck)
         g_test_fail_printf("B3: %u time(s) a BH scheduled from another thread did not "
                            "run within %d s",
-                           stuck, (int)(STUCK_PATIENCE / G_TIME_SPAN_SECOND));
+                           stuck, (int)(GAIO_TEST_STUCK_PATIENCE / G_TIME_SPAN_SECOND));
 }
 
 static void
@@ -547,7 +547,7 @@ test_saturate_while_owner_wakes(gconstpointer data)
         for (volatile unsigned i = 0, n = gaio_test_xorshift32(&x) % 2048; i < n; i++)
             ;
         qemu_bh_schedule(s.bhs[r % EAGAIN_BHS]);
-        if (!gaio_test_wait_within(&s.runs, before + 1, STUCK_PATIENCE)) {
+        if (!gaio_test_wait_within(&s.runs, before + 1, GAIO_TEST_STUCK_PATIENCE)) {
             stuck++;
             aio_bh_schedule_oneshot(s.ctx, noop_cb, NULL);
             gaio_test_wait_for_at_least(&s.runs, before + 1);
@@ -560,7 +560,7 @@ test_saturate_while_owner_wakes(gconstpointer data)
     if (stuck)
         g_test_fail_printf("B3: %u time(s) a BH scheduled right after saturating the "
                            "eventfd did not run within %d s",
-                           stuck, (int)(STUCK_PATIENCE / G_TIME_SPAN_SECOND));
+                           stuck, (int)(GAIO_TEST_STUCK_PATIENCE / G_TIME_SPAN_SECOND));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -749,7 +749,7 @@ test_signal_storm_with_producers(void)
         iterations++;
         /* Awake (or it would hang here) but not running what is pending. */
         if (deadline == 0 && atomic_load(&st->producers_done) == STORM_PRODUCERS)
-            deadline = g_get_monotonic_time() + STUCK_PATIENCE * gaio_test_slowdown();
+            deadline = g_get_monotonic_time() + GAIO_TEST_STUCK_PATIENCE * gaio_test_slowdown();
         if (deadline != 0 && !stuck && g_get_monotonic_time() > deadline) {
             stuck = true;
             aio_bh_schedule_oneshot(st->ctx, noop_cb, NULL);
@@ -795,7 +795,7 @@ test_signal_storm_with_producers(void)
         g_test_fail_printf(
             "B3: pending BHs did not run within %d s of the producers' end "
             "although the owner kept polling",
-            (int)(STUCK_PATIENCE / G_TIME_SPAN_SECOND));
+            (int)(GAIO_TEST_STUCK_PATIENCE / G_TIME_SPAN_SECOND));
 
     atomic_store(&storm, NULL);
     for (unsigned i = 0; i < STORM_BHS; i++)

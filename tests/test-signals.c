@@ -202,43 +202,23 @@ noop_cb(void *opaque)
     (void)opaque;
 }
 
-#define STUCK_PATIENCE (2 * G_TIME_SPAN_SECOND)
-
-/* How long a pending BH may go unrun while the owner iterates before the round
- * counts as stuck. Once one did, the test fails anyway: later rounds are
- * judged quicker, to keep the run short. */
-static gint64 stuck_patience_us = STUCK_PATIENCE;
-
-static gint64
-stuck_patience(void)
-{
-    return stuck_patience_us * gaio_test_slowdown();
-}
-
-static void
-note_stuck(unsigned *stuck)
-{
-    (*stuck)++;
-    stuck_patience_us = 100 * 1000;
-}
-
 /* Iterates until *@value reaches @target. If *@value does not move for
- * STUCK_PATIENCE while the loop keeps returning (awake, but not running what
+ * GAIO_TEST_STUCK_PATIENCE while the loop keeps returning (awake, but not running what
  * is pending), counts it in @stuck and pushes another BH to unstick it, so the
  * test can report and tear down. A lost wakeup hangs instead (watchdog). */
 static void
 loop_run_until(Loop *l, atomic_uint *value, unsigned target, unsigned *stuck)
 {
     unsigned last = atomic_load(value);
-    gint64 deadline = g_get_monotonic_time() + stuck_patience();
+    gint64 deadline = g_get_monotonic_time() + gaio_test_stuck_patience();
 
     while (atomic_load(value) < target) {
         loop_iterate(l);
         if (atomic_load(value) != last) {
             last = atomic_load(value);
-            deadline = g_get_monotonic_time() + stuck_patience();
+            deadline = g_get_monotonic_time() + gaio_test_stuck_patience();
         } else if (g_get_monotonic_time() > deadline) {
-            note_stuck(stuck);
+            gaio_test_note_stuck(stuck);
             aio_bh_schedule_oneshot(l->ctx, noop_cb, NULL);
             deadline = G_MAXINT64;
         }
@@ -252,7 +232,7 @@ report_stuck(unsigned stuck)
         g_test_fail_printf("B3: %u time(s) a BH scheduled from a signal handler stayed "
                            "pending for %d s while the loop kept iterating without "
                            "running it; it ran only after another BH was pushed",
-                           stuck, (int)(STUCK_PATIENCE / G_TIME_SPAN_SECOND));
+                           stuck, (int)(GAIO_TEST_STUCK_PATIENCE / G_TIME_SPAN_SECOND));
 }
 
 static void
@@ -643,8 +623,8 @@ test_handler_preserves_errno(void)
     for (unsigned r = 1; r <= rounds; r++) {
         gaio_test_wait_until_sleeping(o.tid);
         raise_and_check_errno(r % 2 == 0);
-        if (!gaio_test_wait_within(&seen_count, r + 2, stuck_patience_us)) {
-            note_stuck(&stuck);
+        if (!gaio_test_wait_within(&seen_count, r + 2, gaio_test_stuck_patience_us)) {
+            gaio_test_note_stuck(&stuck);
             aio_bh_schedule_oneshot(ctx, noop_cb, NULL);
             gaio_test_wait_for_at_least(&seen_count, r + 2);
         }

@@ -44,51 +44,31 @@ kick(AioContext *ctx)
     aio_bh_schedule_oneshot(ctx, noop_cb, NULL);
 }
 
-#define STUCK_PATIENCE (2 * G_TIME_SPAN_SECOND)
-
-/* How long a pending BH may go unrun while the owner iterates before the round
- * counts as stuck. Once one did, the test fails anyway: later rounds are
- * judged quicker, to keep the run short. */
-static gint64 stuck_patience_us = STUCK_PATIENCE;
-
-static gint64
-stuck_patience(void)
-{
-    return stuck_patience_us * gaio_test_slowdown();
-}
-
-static void
-note_stuck(unsigned *stuck)
-{
-    (*stuck)++;
-    stuck_patience_us = 100 * 1000;
-}
-
 /* Waits for a BH run counted in @value; if it does not come within
- * STUCK_PATIENCE, counts the round as stuck and kicks the context. */
+ * GAIO_TEST_STUCK_PATIENCE, counts the round as stuck and kicks the context. */
 static void
 wait_or_kick(AioContext *ctx, atomic_uint *value, unsigned target, unsigned *stuck)
 {
-    if (!gaio_test_wait_within(value, target, stuck_patience_us)) {
-        note_stuck(stuck);
+    if (!gaio_test_wait_within(value, target, gaio_test_stuck_patience_us)) {
+        gaio_test_note_stuck(stuck);
         kick(ctx);
         gaio_test_wait_for_at_least(value, target);
     }
 }
 
 /* Owner side: blocking aio_poll() until *@value reaches @target. If it keeps
- * returning without progress for STUCK_PATIENCE, with a BH pending that it does
+ * returning without progress for GAIO_TEST_STUCK_PATIENCE, with a BH pending that it does
  * not run, the round counts in @stuck and the context is kicked. */
 static void
 poll_until(AioContext *ctx, atomic_uint *value, unsigned target, unsigned *stuck)
 {
-    gint64 deadline = g_get_monotonic_time() + stuck_patience();
+    gint64 deadline = g_get_monotonic_time() + gaio_test_stuck_patience();
 
     while (atomic_load(value) < target) {
         if (aio_poll(ctx, true)) {
-            deadline = g_get_monotonic_time() + stuck_patience();
+            deadline = g_get_monotonic_time() + gaio_test_stuck_patience();
         } else if (g_get_monotonic_time() > deadline) {
-            note_stuck(stuck);
+            gaio_test_note_stuck(stuck);
             kick(ctx);
             deadline = G_MAXINT64;
         }
@@ -179,7 +159,7 @@ test_stress_no_schedule_lost(gconstpointer data)
         iterations++;
         /* Awake (or it would hang here) but not running what is pending. */
         if (deadline == 0 && atomic_load(&st->producers_done) == STRESS_PRODUCERS)
-            deadline = g_get_monotonic_time() + stuck_patience();
+            deadline = g_get_monotonic_time() + gaio_test_stuck_patience();
         if (deadline != 0 && !stuck && g_get_monotonic_time() > deadline) {
             stuck = true;
             kick(ctx);
@@ -210,7 +190,7 @@ test_stress_no_schedule_lost(gconstpointer data)
     if (stuck)
         g_test_fail_printf("pending BHs did not run within %d s of the producers' end "
                            "although the owner kept iterating",
-                           (int)(STUCK_PATIENCE / G_TIME_SPAN_SECOND));
+                           (int)(GAIO_TEST_STUCK_PATIENCE / G_TIME_SPAN_SECOND));
 
     for (unsigned i = 0; i < STRESS_BHS; i++)
         qemu_bh_delete(st->bhs[i].bh);
@@ -271,7 +251,7 @@ test_oneshot_from_many_threads(void)
     aio_context_unref(o.ctx);
     if (stuck)
         g_test_fail_printf("B3: pending oneshots did not run for %d s although the owner "
-                           "kept polling", (int)(STUCK_PATIENCE / G_TIME_SPAN_SECOND));
+                           "kept polling", (int)(GAIO_TEST_STUCK_PATIENCE / G_TIME_SPAN_SECOND));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -403,7 +383,7 @@ test_fifo_across_threads(gconstpointer data)
     if (stuck)
         g_test_fail_printf("B3: in %u rounds pending BHs did not run for %d s although "
                            "the owner kept polling",
-                           stuck, (int)(STUCK_PATIENCE / G_TIME_SPAN_SECOND));
+                           stuck, (int)(GAIO_TEST_STUCK_PATIENCE / G_TIME_SPAN_SECOND));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -548,7 +528,7 @@ test_delete_running_from_other_thread(void)
         g_test_fail_printf("B3: in %u of %u rounds the BH scheduled from this thread "
                            "did not run within %d s although the owner kept polling "
                            "(see /threads/B3/schedule-racing-with-end-of-pass-runs)",
-                           stuck, rounds, (int)(STUCK_PATIENCE / G_TIME_SPAN_SECOND));
+                           stuck, rounds, (int)(GAIO_TEST_STUCK_PATIENCE / G_TIME_SPAN_SECOND));
 }
 
 /* The owner's pass pops the last node of the queue (pushing the queue's stub
@@ -615,7 +595,7 @@ test_schedule_racing_end_of_pass(void)
                            "for %d s while the owner kept running aio_poll() without "
                            "sleeping; it ran only after another BH was pushed",
                            atomic_load(&rp.runs),
-                           (int)(STUCK_PATIENCE / G_TIME_SPAN_SECOND));
+                           (int)(GAIO_TEST_STUCK_PATIENCE / G_TIME_SPAN_SECOND));
 }
 
 enum { CHURNERS = 3 };
@@ -902,7 +882,7 @@ test_cross_thread_wakeup_ping_pong(void)
         atomic_store(&pp.round_started, r);
         if (ping_pong_round_uses_bh(r)) {
             unsigned before = atomic_load(&pp.runs);
-            gint64 deadline = g_get_monotonic_time() + stuck_patience();
+            gint64 deadline = g_get_monotonic_time() + gaio_test_stuck_patience();
 
             for (;;) {
                 bool progress = aio_poll(pp.ctx, true);
@@ -916,7 +896,7 @@ test_cross_thread_wakeup_ping_pong(void)
                 spurious++;
                 if (g_get_monotonic_time() > deadline) {
                     /* Awake but not running it: count, unstick, go on. */
-                    note_stuck(&stuck);
+                    gaio_test_note_stuck(&stuck);
                     kick(pp.ctx);
                     deadline = G_MAXINT64;
                 }
@@ -1072,7 +1052,7 @@ test_few_syscalls_while_owner_asleep(void)
         owner_stop(&owner, thread);
         syscalls_teardown(&sc);
         g_test_fail_printf("B3: the burst's BHs did not all run within %d s",
-                           (int)(STUCK_PATIENCE / G_TIME_SPAN_SECOND));
+                           (int)(GAIO_TEST_STUCK_PATIENCE / G_TIME_SPAN_SECOND));
         return;
     }
     g_assert_cmpint(writes, >=, 1);
