@@ -359,7 +359,7 @@ aio_bh_poll(AioContext *ctx)
 
     g_return_val_if_fail(ctx != NULL, 0);
 
-    if (!aio_context_enter_standalone(ctx, &entry))
+    if (!aio_context_enter(ctx, &entry))
         return 0;
     progress = bh_pass_run(ctx);
     aio_context_leave(ctx, &entry);

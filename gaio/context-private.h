@@ -68,12 +68,12 @@ typedef struct {
 } AioContextEntry;
 
 /* Claims @ctx for the calling thread (nesting is fine); a critical and false
- * when another thread runs it. Sets aio_context_get_current(). */
+ * when another thread is inside aio_poll(), aio_bh_poll() or the GSource
+ * callbacks of @ctx. Sets aio_context_get_current(). Never looks at the
+ * GMainContext @ctx is attached to: acquiring one that this thread does not
+ * own, even briefly, would disturb GLib (C5). */
 bool aio_context_enter(AioContext *ctx, AioContextEntry *entry);
 void aio_context_leave(AioContext *ctx, AioContextEntry *entry);
-/* aio_context_enter() for aio_poll() and aio_bh_poll(): also refuses when
- * another thread owns the GMainContext @ctx is attached to. */
-bool aio_context_enter_standalone(AioContext *ctx, AioContextEntry *entry);
 
 /* Set by aio_context_new(); the GSource's prepare, check, dispatch, finalize. */
 extern GSourceFuncs aio_context_source_funcs;

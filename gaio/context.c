@@ -100,40 +100,6 @@ qemu_get_aio_context(void)
     return (AioContext *)default_context;
 }
 
-/* True when @ctx is attached to a GMainContext that another thread owns (is
- * iterating): that thread runs @ctx, so this one must not (C5). */
-static bool
-aio_context_glib_owned_elsewhere(AioContext *ctx)
-{
-    GMainContext *main_context;
-
-    if (g_source_is_destroyed(&ctx->source))
-        return false;
-    main_context = g_source_get_context(&ctx->source);
-    if (main_context == NULL || g_main_context_is_owner(main_context))
-        return false;
-    if (!g_main_context_acquire(main_context))
-        return true;
-    g_main_context_release(main_context);
-    return false;
-}
-
-bool
-aio_context_enter_standalone(AioContext *ctx, AioContextEntry *entry)
-{
-    /* Only the outermost entry asks GLib: a nested aio_poll() runs inside
-     * this thread's own dispatch or aio_poll(). */
-    if (atomic_load_explicit(&ctx->owner, memory_order_relaxed) != &thread_identity &&
-        aio_context_glib_owned_elsewhere(ctx)) {
-        g_critical("AioContext %p is already running in another thread (the owner "
-                   "of the GMainContext it is attached to); one thread at a time "
-                   "may run a context",
-                   (void *)ctx);
-        return false;
-    }
-    return aio_context_enter(ctx, entry);
-}
-
 bool
 aio_context_enter(AioContext *ctx, AioContextEntry *entry)
 {

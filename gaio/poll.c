@@ -130,7 +130,7 @@ aio_poll(AioContext *ctx, bool blocking)
 
     g_return_val_if_fail(ctx != NULL, false);
 
-    if (!aio_context_enter_standalone(ctx, &entry))
+    if (!aio_context_enter(ctx, &entry))
         return false;
     if (blocking && !(ctx->poll_made_progress && aio_spin_for_work(ctx))) {
         timeout_ns = aio_prepare_to_sleep(ctx);

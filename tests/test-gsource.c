@@ -1373,8 +1373,9 @@ test_c5_aio_poll_refused_while_thread_dispatches_source(void)
 
     g_test_summary("C5: while thread T runs the context as a GSource (a BH "
                    "dispatched by g_main_context_iteration() in T), aio_poll(ctx, "
-                   "FALSE) from another thread gets a critical, returns false and "
-                   "runs nothing; T runs the pending BH, once.");
+                   "FALSE), aio_poll(ctx, TRUE) and aio_bh_poll(ctx) from another "
+                   "thread get a critical, return at once and run nothing; T runs "
+                   "the pending BH, once.");
 
     loop_init(&loop);
     d.loop = &loop;
@@ -1394,6 +1395,12 @@ test_c5_aio_poll_refused_while_thread_dispatches_source(void)
     g_test_expect_message("gaio", G_LOG_LEVEL_CRITICAL, "*already running in another thread*");
     g_assert_false(aio_poll(loop.ctx, false));
     g_test_assert_expected_messages();
+    g_test_expect_message("gaio", G_LOG_LEVEL_CRITICAL, "*already running in another thread*");
+    g_assert_false(aio_poll(loop.ctx, true));
+    g_test_assert_expected_messages();
+    g_test_expect_message("gaio", G_LOG_LEVEL_CRITICAL, "*already running in another thread*");
+    g_assert_cmpint(aio_bh_poll(loop.ctx), ==, 0);
+    g_test_assert_expected_messages();
     g_assert_cmpint(d.later.runs, ==, 0);
 
     g_mutex_lock(&d.lock);
@@ -1411,58 +1418,272 @@ test_c5_aio_poll_refused_while_thread_dispatches_source(void)
     g_cond_clear(&d.cond);
 }
 
+/* A thread that owns a GMainContext without iterating it, as a thread does
+ * while g_main_context_invoke() runs a function inline. */
 typedef struct {
     GMainContext *gctx;
-    gint tid;
-    gint entering;
-} Iterator;
+    GMutex lock;
+    GCond cond;
+    gboolean owns, go, still_owner;
+} Holder;
 
 static gpointer
-iterator_thread(gpointer data)
+holder_thread(gpointer data)
 {
-    Iterator *it = data;
+    Holder *h = data;
 
-    g_atomic_int_set(&it->tid, (gint)gaio_test_tid());
-    g_atomic_int_set(&it->entering, 1);
-    /* Owns the GMainContext while it sleeps in GLib's poll. */
-    g_main_context_iteration(it->gctx, TRUE);
+    g_assert_true(g_main_context_acquire(h->gctx));
+    g_mutex_lock(&h->lock);
+    h->owns = TRUE;
+    g_cond_broadcast(&h->cond);
+    while (!h->go)
+        g_cond_wait(&h->cond, &h->lock);
+    g_mutex_unlock(&h->lock);
+    h->still_owner = g_main_context_is_owner(h->gctx);
+    g_main_context_release(h->gctx);
     return NULL;
 }
 
 static void
-test_c5_aio_poll_refused_while_thread_iterates_main_context(void)
+test_c5_aio_poll_runs_while_thread_owns_main_context(void)
 {
-    Iterator it = {0};
+    Holder h = {0};
     Probe probe;
     GThread *t;
     Loop loop;
 
-    g_test_summary("C5: while thread T iterates the GMainContext the context is "
-                   "attached to (asleep in GLib's poll, so T runs the context), "
-                   "aio_poll(ctx, FALSE) from another thread gets a critical, "
-                   "returns false and runs nothing.");
+    g_test_summary("C5: while thread T owns (has acquired, but is not iterating) "
+                   "the GMainContext the context is attached to, aio_poll() and "
+                   "aio_bh_poll() from another thread run the context without a "
+                   "critical: only a thread inside aio_poll(), aio_bh_poll() or the "
+                   "GSource callbacks is refused, and finding that out never "
+                   "acquires the GMainContext (an acquire would fail here).");
 
     loop_init(&loop);
     probe_init(&probe, loop.ctx, NULL, 'p');
-    it.gctx = loop.gctx;
-    t = g_thread_new("iterator", iterator_thread, &it);
-    while (!g_atomic_int_get(&it.entering))
-        g_usleep(100);
-    gaio_test_wait_until_sleeping(g_atomic_int_get(&it.tid));
+    h.gctx = loop.gctx;
+    g_mutex_init(&h.lock);
+    g_cond_init(&h.cond);
+    t = g_thread_new("holder", holder_thread, &h);
+    g_mutex_lock(&h.lock);
+    while (!h.owns)
+        g_cond_wait(&h.cond, &h.lock);
+    g_mutex_unlock(&h.lock);
 
-    qemu_bh_schedule_idle(probe.bh); /* pending, but does not wake T */
-    g_test_expect_message("gaio", G_LOG_LEVEL_CRITICAL, "*already running in another thread*");
-    g_assert_false(aio_poll(loop.ctx, false));
-    g_test_assert_expected_messages();
-    g_assert_cmpint(probe.runs, ==, 0);
-
-    qemu_bh_schedule(probe.bh); /* wakes T, which runs it */
-    g_thread_join(t);
+    qemu_bh_schedule(probe.bh);
+    g_assert_true(aio_poll(loop.ctx, false));
     g_assert_cmpint(probe.runs, ==, 1);
-    g_assert_true(probe.thread == t);
+    qemu_bh_schedule(probe.bh);
+    g_assert_true(aio_poll(loop.ctx, true));
+    g_assert_cmpint(probe.runs, ==, 2);
+    qemu_bh_schedule(probe.bh);
+    g_assert_cmpint(aio_bh_poll(loop.ctx), ==, 1);
+    g_assert_cmpint(probe.runs, ==, 3);
+    g_assert_true(probe.thread == g_thread_self());
+    g_assert_false(aio_poll(loop.ctx, false));
+
+    g_mutex_lock(&h.lock);
+    h.go = TRUE;
+    g_cond_broadcast(&h.cond);
+    g_mutex_unlock(&h.lock);
+    g_thread_join(t);
+    g_assert_true(h.still_owner);
 
     probe_clear(&probe);
     loop_clear(&loop);
+    g_mutex_clear(&h.lock);
+    g_cond_clear(&h.cond);
+}
+
+/* The reported scenario (issue 7): the main thread loops on
+ * aio_poll(qemu_get_aio_context(), true) with a BH always pending, nobody
+ * iterates the default GMainContext, and another thread calls
+ * g_main_context_invoke(NULL, ...): with no owner, GLib acquires the default
+ * context and runs the function inline. */
+typedef struct {
+    AioContext *ctx;
+    QEMUBH *bh;
+    GThread *main_thread;
+    atomic_bool keep_going; /* the BH reschedules itself while set */
+    atomic_uint bh_runs;
+    atomic_uint polls;      /* aio_poll() calls returned in the main thread */
+    atomic_uint invoked;    /* invoked functions that ran (inline) */
+    atomic_uint stray;      /* ... that ran elsewhere than inline */
+    atomic_bool done;       /* the invoking thread made all its calls */
+    unsigned n_invokes;
+    unsigned hold_polls;    /* an invoked function returns after this many polls */
+} InvokeRace;
+
+static void
+invoke_race_bh(void *opaque)
+{
+    InvokeRace *r = opaque;
+
+    atomic_fetch_add(&r->bh_runs, 1);
+    if (atomic_load(&r->keep_going))
+        qemu_bh_schedule(r->bh);
+}
+
+static gboolean
+invoke_race_fn(gpointer data)
+{
+    InvokeRace *r = data;
+
+    /* Inline: in the invoking thread, which owns the default context now. */
+    if (g_thread_self() == r->main_thread || !g_main_context_is_owner(NULL))
+        atomic_fetch_add(&r->stray, 1);
+    /* Holding the default context, wait for the main thread's aio_poll(). */
+    if (r->hold_polls > 0)
+        g_assert_true(gaio_test_wait_within(&r->polls,
+                                            atomic_load(&r->polls) + r->hold_polls,
+                                            10 * G_TIME_SPAN_SECOND));
+    atomic_fetch_add(&r->invoked, 1);
+    return G_SOURCE_REMOVE;
+}
+
+static gpointer
+invoke_race_thread(gpointer data)
+{
+    InvokeRace *r = data;
+
+    for (unsigned i = 0; i < r->n_invokes; i++)
+        g_main_context_invoke(NULL, invoke_race_fn, r);
+    atomic_store(&r->done, true);
+    return NULL;
+}
+
+/* Criticals of gaio's domain, counted instead of aborting (so a failure
+ * reports how many, as the issue did). */
+static atomic_uint gaio_criticals;
+
+static gboolean
+count_gaio_criticals_not_fatal(const char *domain, GLogLevelFlags level, const char *message,
+                               gpointer data)
+{
+    return g_strcmp0(domain, "gaio") != 0;
+}
+
+static void
+count_gaio_critical(const char *domain, GLogLevelFlags level, const char *message,
+                    gpointer data)
+{
+    atomic_fetch_add(&gaio_criticals, 1);
+}
+
+/* Runs the race: the main thread polls until the invoking thread made all its
+ * calls and at least @min_polls polls returned; then stops the BH and leaves
+ * the default context with nothing to do. Returns the aio_poll() calls that
+ * returned false. */
+static unsigned
+invoke_race_run(InvokeRace *r, unsigned n_invokes, unsigned hold_polls, unsigned min_polls)
+{
+    unsigned no_progress = 0;
+    GThread *t;
+    int n = 0;
+
+    memset(r, 0, sizeof *r);
+    r->ctx = qemu_get_aio_context();
+    r->main_thread = g_thread_self();
+    r->n_invokes = n_invokes;
+    r->hold_polls = hold_polls;
+    atomic_store(&r->keep_going, true);
+    /* Leftovers of earlier tests, while this thread may still iterate. */
+    while (g_main_context_iteration(NULL, FALSE))
+        g_assert_cmpint(++n, <, 1000);
+    g_assert_false(g_main_context_pending(NULL));
+
+    r->bh = aio_bh_new(r->ctx, invoke_race_bh, r);
+    qemu_bh_schedule(r->bh);
+    t = g_thread_new("invoker", invoke_race_thread, r);
+    while (!atomic_load(&r->done) || atomic_load(&r->polls) < min_polls) {
+        if (!aio_poll(r->ctx, true))
+            no_progress++;
+        atomic_fetch_add(&r->polls, 1);
+    }
+    g_thread_join(t);
+
+    /* The BH's last run does not reschedule it; then reclaim it. */
+    atomic_store(&r->keep_going, false);
+    if (!aio_poll(r->ctx, false))
+        no_progress++;
+    qemu_bh_delete(r->bh);
+    aio_poll(r->ctx, false);
+    return no_progress;
+}
+
+static void
+test_c5_aio_poll_on_uniterated_default_context_never_criticals(void)
+{
+    InvokeRace r;
+    unsigned no_progress;
+
+    g_test_summary("C5: aio_poll() on a context whose GMainContext no thread "
+                   "iterates never gets a critical, even while another thread owns "
+                   "that GMainContext (here: the default one, acquired by "
+                   "g_main_context_invoke() to run a function inline, which waits "
+                   "for the main thread's aio_poll() calls). Each call runs the "
+                   "pending BH.");
+
+    no_progress = invoke_race_run(&r, gaio_test_scale(50), 3, 0);
+    /* A critical aborts before this (G_DEBUG=fatal-warnings). */
+    g_assert_cmpuint(no_progress, ==, 0);
+    g_assert_cmpuint(atomic_load(&r.stray), ==, 0);
+    g_assert_cmpuint(atomic_load(&r.invoked), ==, r.n_invokes);
+    g_assert_cmpuint(atomic_load(&r.bh_runs), ==, atomic_load(&r.polls) + 1);
+    g_assert_cmpuint(atomic_load(&r.polls), >=, 3 * r.n_invokes);
+    g_assert_false(g_main_context_pending(NULL));
+}
+
+static void
+test_c5_invoke_on_default_context_runs_inline_while_aio_poll_loops(void)
+{
+    InvokeRace r;
+    unsigned no_progress, invoked_after_loop, criticals, pending;
+    guint handler;
+
+    g_test_summary("C5: gaio never acquires a GMainContext it does not own: while "
+                   "the main thread loops on aio_poll(qemu_get_aio_context(), TRUE) "
+                   "and nobody iterates the default GMainContext, every "
+                   "g_main_context_invoke(NULL, ...) from another thread runs its "
+                   "function inline (none is queued to the never-iterated default "
+                   "context), every aio_poll() runs the pending BH, and no critical "
+                   "is raised.");
+
+    atomic_store(&gaio_criticals, 0);
+    g_test_log_set_fatal_handler(count_gaio_criticals_not_fatal, NULL);
+    handler = g_log_set_handler("gaio",
+                                G_LOG_LEVEL_CRITICAL | G_LOG_FLAG_FATAL | G_LOG_FLAG_RECURSION,
+                                count_gaio_critical, NULL);
+
+    no_progress = invoke_race_run(&r, gaio_test_scale(100000), 0, gaio_test_scale(1000));
+    /* Read at once: what ran inline ran before its invoke returned. */
+    invoked_after_loop = atomic_load(&r.invoked);
+
+    g_log_remove_handler("gaio", handler);
+    g_test_log_set_fatal_handler(NULL, NULL);
+    criticals = atomic_load(&gaio_criticals);
+    /* Nothing ready on the default context: not the AioContext (its BH is
+     * gone, its notify accepted), and no invoke left queued as an idle
+     * source. */
+    pending = g_main_context_pending(NULL);
+    g_test_message("%u invokes, %u ran inline; %u aio_poll() calls, %u ran nothing; "
+                   "%u criticals; default context pending: %s",
+                   r.n_invokes, invoked_after_loop, atomic_load(&r.polls), no_progress,
+                   criticals, pending ? "yes" : "no");
+    if (pending) {
+        /* Run what was queued, so later tests start clean. */
+        int n = 0;
+
+        while (g_main_context_iteration(NULL, FALSE))
+            g_assert_cmpint(++n, <, 1000000);
+    }
+
+    g_assert_cmpuint(criticals, ==, 0);
+    g_assert_cmpuint(no_progress, ==, 0);
+    g_assert_cmpuint(invoked_after_loop, ==, r.n_invokes);
+    g_assert_cmpuint(atomic_load(&r.stray), ==, 0);
+    g_assert_false(pending);
+    g_assert_cmpuint(atomic_load(&r.bh_runs), ==, atomic_load(&r.polls) + 1);
 }
 
 /* ---------------------------------------------------------------- main */
@@ -1549,8 +1770,12 @@ main(int argc, char **argv)
                     test_c5_aio_poll_refused_while_thread_blocks_in_aio_poll);
     g_test_add_func("/gsource/C5/aio-poll-refused-while-thread-dispatches-source",
                     test_c5_aio_poll_refused_while_thread_dispatches_source);
-    g_test_add_func("/gsource/C5/aio-poll-refused-while-thread-iterates-main-context",
-                    test_c5_aio_poll_refused_while_thread_iterates_main_context);
+    g_test_add_func("/gsource/C5/aio-poll-runs-while-another-thread-owns-main-context",
+                    test_c5_aio_poll_runs_while_thread_owns_main_context);
+    g_test_add_func("/gsource/C5/aio-poll-on-uniterated-default-context-never-criticals",
+                    test_c5_aio_poll_on_uniterated_default_context_never_criticals);
+    g_test_add_func("/gsource/C5/invoke-on-default-context-runs-inline-while-aio-poll-loops",
+                    test_c5_invoke_on_default_context_runs_inline_while_aio_poll_loops);
 
     return g_test_run();
 }
