@@ -361,8 +361,12 @@ aio_bh_poll(AioContext *ctx)
 
     if (!aio_context_enter(ctx, &entry))
         return 0;
+    /* Held for the whole pass (C4): a callback may drop the last reference. */
+    aio_context_ref(ctx);
     progress = bh_pass_run(ctx);
     aio_context_leave(ctx, &entry);
+    /* May finalize @ctx: nothing touches it after this. */
+    aio_context_unref(ctx);
     return progress;
 }
 

@@ -132,6 +132,9 @@ aio_poll(AioContext *ctx, bool blocking)
 
     if (!aio_context_enter(ctx, &entry))
         return false;
+    /* Held for the whole call, as GLib holds one around a dispatch (C4): a
+     * callback may drop the last reference of its own context. */
+    aio_context_ref(ctx);
     if (blocking && !(ctx->poll_made_progress && aio_spin_for_work(ctx))) {
         timeout_ns = aio_prepare_to_sleep(ctx);
         if (timeout_ns != 0) {
@@ -144,5 +147,7 @@ aio_poll(AioContext *ctx, bool blocking)
     progress = bh_pass_run(ctx) != 0;
     ctx->poll_made_progress = progress;
     aio_context_leave(ctx, &entry);
+    /* May finalize @ctx: nothing touches it after this. */
+    aio_context_unref(ctx);
     return progress;
 }

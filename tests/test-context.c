@@ -306,6 +306,96 @@ test_finalize_empty_context_is_silent(void)
     assert_output_names(output, "c4_scheduled_cb", false);
 }
 
+/* A BH that drops the last reference of its own context, while the pass goes
+ * on with another BH (B5: it was pending when the pass started). */
+typedef struct {
+    AioContext *ctx;
+    gboolean disposed;
+    gboolean disposed_in_unref_bh; /* seen right after the unref */
+    gboolean disposed_in_later_bh;
+    AioContext *current_in_later_bh;
+    int later_runs;
+} LastRef;
+
+static void
+c4_unref_cb(void *opaque)
+{
+    LastRef *l = opaque;
+
+    aio_context_unref(l->ctx);
+    l->disposed_in_unref_bh = l->disposed;
+}
+
+static void
+c4_later_cb(void *opaque)
+{
+    LastRef *l = opaque;
+
+    l->later_runs++;
+    l->disposed_in_later_bh = l->disposed;
+    l->current_in_later_bh = aio_context_get_current();
+}
+
+#define LAST_REF_AIO_POLL_PATH "/context/C4/bh-dropping-last-reference-inside-aio-poll"
+#define LAST_REF_AIO_BH_POLL_PATH "/context/C4/bh-dropping-last-reference-inside-aio-bh-poll"
+
+/* The child's part: a pass whose first BH drops the last reference. */
+static void
+drop_last_reference_in_pass(bool use_aio_bh_poll)
+{
+    LastRef l = {0};
+    int runs = 0;
+
+    l.ctx = gaio_test_context_new();
+    watch_dispose(l.ctx, &l.disposed);
+    qemu_bh_schedule(aio_bh_new_full(l.ctx, c4_unref_cb, &l, "c4-unref-bh"));
+    qemu_bh_schedule(aio_bh_new_full(l.ctx, c4_later_cb, &l, "c4-later-bh"));
+    aio_bh_new_full(l.ctx, c4_unscheduled_cb, &runs, "c4-attached-bh");
+
+    if (use_aio_bh_poll)
+        g_assert_cmpint(aio_bh_poll(l.ctx), ==, 1);
+    else
+        g_assert_true(aio_poll(l.ctx, true));
+
+    /* The call held a reference for its whole duration: the context lived
+     * through the pass and was finalized as the call returned. */
+    g_assert_false(l.disposed_in_unref_bh);
+    g_assert_cmpint(l.later_runs, ==, 1);
+    g_assert_false(l.disposed_in_later_bh);
+    g_assert_true(l.current_in_later_bh == l.ctx);
+    g_assert_true(l.disposed);
+    g_assert_null(aio_context_get_current());
+    g_assert_cmpint(runs, ==, 0);
+}
+
+static void
+test_bh_dropping_last_reference(gconstpointer data)
+{
+    bool use_aio_bh_poll = GPOINTER_TO_INT(data);
+    const char *path = use_aio_bh_poll ? LAST_REF_AIO_BH_POLL_PATH : LAST_REF_AIO_POLL_PATH;
+    g_autofree char *output = NULL;
+
+    g_test_summary("C4: aio_poll() and aio_bh_poll() hold a reference for their "
+                   "whole duration: a BH may drop the last reference of its own "
+                   "context; the pass goes on (the next pending BH runs, the "
+                   "context still current), the context is finalized when the "
+                   "call returns, and finalize frees every BH attached (its "
+                   "g_debug names them). Run under ASan and valgrind: no "
+                   "use-after-free, no leak.");
+
+    if (is_child_test(path)) {
+        g_log_set_debug_enabled(TRUE);
+        drop_last_reference_in_pass(use_aio_bh_poll);
+        return;
+    }
+
+    output = run_child_test(path);
+    assert_output_names(output, "never deleted", true);
+    assert_output_names(output, "'c4-unref-bh'", true);
+    assert_output_names(output, "'c4-later-bh'", true);
+    assert_output_names(output, "'c4-attached-bh'", true);
+}
+
 /* ------------------------------------------------------------------ I1 */
 
 typedef struct {
@@ -452,6 +542,10 @@ main(int argc, char **argv)
                     test_finalize_frees_live_bhs);
     g_test_add_func(FINALIZE_NAMES_PATH, test_finalize_names_undeleted_bhs);
     g_test_add_func(FINALIZE_SILENT_PATH, test_finalize_empty_context_is_silent);
+    g_test_add_data_func(LAST_REF_AIO_POLL_PATH, GINT_TO_POINTER(false),
+                         test_bh_dropping_last_reference);
+    g_test_add_data_func(LAST_REF_AIO_BH_POLL_PATH, GINT_TO_POINTER(true),
+                         test_bh_dropping_last_reference);
     g_test_add_func("/context/I1/current-outside-and-inside",
                     test_current_outside_and_inside);
     g_test_add_func("/context/I1/current-is-innermost", test_current_is_innermost);

@@ -68,6 +68,15 @@ AioContext *aio_context_ref(AioContext *ctx);
  * the context (a g_debug() names each one that was never deleted). A context
  * attached to a #GMainContext is referenced by it until g_source_destroy().
  *
+ * A callback of @ctx may drop the last reference of its own context:
+ * aio_poll(), aio_bh_poll() and the #GSource dispatch hold one until they
+ * return, and the context is freed then.
+ *
+ * The caller's duty: every qemu_bh_schedule() or qemu_bh_schedule_idle() on
+ * the context's bottom halves made by other threads (or signal handlers) has
+ * returned before the last reference goes. Finalizing frees the bottom
+ * halves, and a schedule still in progress would write freed memory.
+ *
  * Thread-safe.
  */
 GAIO_AVAILABLE_IN_ALL
@@ -127,8 +136,15 @@ void aio_notify(AioContext *ctx);
  * May be called from a callback of @ctx itself (nesting): the nested pass goes
  * on with the outer pass's remaining bottom halves.
  *
- * Context thread only: a second thread calling it while another runs @ctx gets
- * a critical and %false.
+ * Holds a reference on @ctx for the whole call, so a callback may drop the
+ * last reference of its own context (see aio_context_unref() for the
+ * caller's duty towards other threads); @ctx is then freed as this returns.
+ *
+ * Context thread only: a second thread calling it while another thread is
+ * inside aio_poll(), aio_bh_poll() or the #GSource callbacks of @ctx gets a
+ * critical and %false, and nothing runs. It never acquires the #GMainContext
+ * @ctx is attached to, so it does not disturb GLib; it gets no critical when
+ * no thread iterates that #GMainContext.
  *
  * Returns: %true if progress was made: a non-idle bottom half ran. A bare
  *   aio_notify() is not progress.

@@ -93,6 +93,11 @@ QEMUBH *qemu_bh_new(QEMUBHFunc *cb, void *opaque);
  * it sleeps; costs no system call when it is awake. A pending idle BH becomes
  * a normal one.
  *
+ * Called from another thread or a signal handler, it must have returned
+ * before the last reference of the BH's context goes (aio_context_unref()):
+ * finalizing the context frees its BHs. A callback may drop the last
+ * reference of its own context.
+ *
  * Thread-safe; async-signal-safe; wait-free.
  */
 GAIO_AVAILABLE_IN_ALL
@@ -105,6 +110,10 @@ void qemu_bh_schedule(QEMUBH *bh);
  * Makes @bh pending without waking the context: it runs at the next pass, and
  * while it is pending the loop sleeps at most 10 ms at a time. Its run is not
  * progress for aio_poll(). A pending normal BH stays normal.
+ *
+ * The same duty as for qemu_bh_schedule(): called from another thread or a
+ * signal handler, it must have returned before the context's last reference
+ * goes.
  *
  * Thread-safe; async-signal-safe; wait-free.
  */
@@ -159,7 +168,11 @@ void aio_bh_schedule_oneshot(AioContext *ctx, QEMUBHFunc *cb, void *opaque);
  * order in which they became pending. BHs that become pending meanwhile run in
  * the next pass.
  *
- * Context thread only.
+ * Holds a reference on @ctx for the whole pass, so a callback may drop the
+ * last reference of its own context; @ctx is then freed as this returns.
+ *
+ * Context thread only: refused with a critical, as aio_poll() is, while
+ * another thread runs @ctx.
  *
  * Returns: 1 if at least one non-idle BH ran, else 0
  */
