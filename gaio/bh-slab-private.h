@@ -62,3 +62,5 @@ QEMUBH *bh_slab_alloc(AioContext *ctx, const char *name);
 void bh_slab_free(QEMUBH *bh);
 /* Finalize: calls @visit on every BH still allocated, then frees the slabs. */
 void bh_slabs_clear(BHSlabs *slabs, void (*visit)(QEMUBH *bh));
+/* How many BHs are allocated (not yet freed): for tests. Any thread. */
+unsigned bh_slabs_live(BHSlabs *slabs);

@@ -151,3 +151,15 @@ bh_slabs_clear(BHSlabs *slabs, void (*visit)(QEMUBH *bh))
     slabs->n_empty = 0;
     pthread_mutex_destroy(&slabs->lock);
 }
+
+unsigned
+bh_slabs_live(BHSlabs *slabs)
+{
+    unsigned live = 0;
+
+    pthread_mutex_lock(&slabs->lock);
+    for (BHSlab *slab = slabs->all; slab != NULL; slab = slab->next)
+        live += slab->n_used;
+    pthread_mutex_unlock(&slabs->lock);
+    return live;
+}

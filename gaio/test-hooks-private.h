@@ -1,0 +1,43 @@
+/* test-hooks-private.h: pause points for deterministic race tests.
+ *
+ * A pause point marks an instruction boundary where another thread may act on
+ * the object a concurrent operation is working on ("what if this thread stops
+ * here for a second?"). In the library that is installed the points compile
+ * to nothing. The test-hooks static library (built with GAIO_TEST_HOOKS, see
+ * gaio/meson.build) calls gaio_test_pause_hook there, so a test can hold one
+ * thread at the point while another runs, deletes and frees.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+typedef enum {
+    /* mpsc_queue_push(): after the exchange, before the link store. The node
+     * and those pushed after it are unreachable: the gap (W1). */
+    GAIO_PAUSE_PUSH_LINK,
+    /* qemu_bh_schedule*(): the BH may have become runnable (visible in the
+     * queue and pending), and the schedule has not returned yet (B10). */
+    GAIO_PAUSE_SCHEDULE_VISIBLE,
+    /* qemu_bh_schedule*(): the pending bit is set on a BH that already was
+     * queued, before the schedule checks the queued bit (B10). */
+    GAIO_PAUSE_SCHEDULE_KIND_SET,
+} GaioPausePoint;
+
+#ifdef GAIO_TEST_HOOKS
+#include <stdatomic.h>
+
+typedef void (*GaioPauseHook)(GaioPausePoint point, const void *object);
+/* Set by a test; called at every pause point, from any thread and from
+ * signal handlers, with the object the operation works on. */
+extern GaioPauseHook _Atomic gaio_test_pause_hook;
+
+#define GAIO_TEST_PAUSE(point, object)                                                     \
+    do {                                                                                   \
+        GaioPauseHook hook_ =                                                              \
+            atomic_load_explicit(&gaio_test_pause_hook, memory_order_acquire);             \
+        if (hook_ != NULL)                                                                 \
+            hook_((point), (object));                                                      \
+    } while (0)
+#else
+#define GAIO_TEST_PAUSE(point, object) ((void)0)
+#endif
