@@ -14,8 +14,6 @@ typedef enum {
     BH_QUEUE_GARBAGE,        /* only cancelled or deleted BHs: a pass frees them */
     BH_QUEUE_IDLE_PENDING,   /* idle BHs pending, no normal one */
     BH_QUEUE_NORMAL_PENDING, /* a normal BH is pending */
-    BH_QUEUE_LINKING,        /* a producer is linking a node: the owner must not
-                                sleep, what it links may be a normal BH */
 } BHQueueState;
 
 void bh_context_init(AioContext *ctx);
@@ -23,8 +21,15 @@ void bh_context_init(AioContext *ctx);
 void bh_context_finalize(AioContext *ctx);
 
 /* Context thread only. O(1) when the first queued BH is normal-pending;
- * otherwise it looks at the whole queue, up to its last node. */
-BHQueueState bh_queue_state(AioContext *ctx);
+ * otherwise it looks at the whole queue, up to its last node or to a gap: a
+ * node whose successor a producer has exchanged but not linked yet. *@gap is
+ * that node, or NULL; the state is that of the nodes before it. */
+BHQueueState bh_queue_state(AioContext *ctx, MpscNode **gap);
+
+/* Context thread only: pops and frees the leftovers (cancelled or deleted
+ * BHs) at the front of the queue, up to the first pending BH, without
+ * running anything (G3: reclaiming is not readiness). */
+void bh_queue_reclaim(AioContext *ctx);
 
 /* Context thread only, @ctx entered: one pass (B5). 1 if a normal BH ran. */
 int bh_pass_run(AioContext *ctx);

@@ -1,23 +1,38 @@
 /* bh.c: the BH queue: schedule, pass, cancel, delete.
  *
- * A BH's life is carried by one atomic word of flags:
+ * A BH's life is carried by one atomic word:
  *   NORMAL   pending as a normal (waking, progress-making) BH;
  *   IDLE     pending as an idle BH (NORMAL, if also set, wins);
  *   QUEUED   it sits in ctx->bh_queue: whoever sets it pushes, the pass that
  *            pops it clears it;
  *   DELETED  qemu_bh_delete() ran: the pass that pops it frees it;
- *   ONESHOT  aio_bh_schedule_oneshot()'s: freed after its run.
+ *   ONESHOT  aio_bh_schedule_oneshot()'s: freed after its run;
+ *   ORPHAN   deleted, popped while a schedule held it: the last holder
+ *            pushes it again, so that a later pass frees it;
+ *   HOLD     (the high 16 bits) how many schedules are inside their slow
+ *            path: while it is not 0, no pass frees the BH.
  * A BH is pending (SPEC: from schedule until its callback starts) while NORMAL
  * or IDLE is set.
  *
- * Scheduling is wait-free: no instruction is retried. x86 has no fetch_or that
- * returns the old word, so a general fetch_or is a compare-and-swap loop;
- * instead a schedule tries one compare-and-swap from "not queued, not
- * pending" (the common case), and if another thread changed the word meanwhile
- * falls back to two single-bit test-and-sets (lock bts), each of which always
- * succeeds. Then at most one wait-free push and, on the transition to
- * normal-pending only, one load of notify_me. A BH is queued at most once, so
- * a pass touches only what it runs (plus cancelled leftovers, once).
+ * The rule every schedule keeps (B10): from its first write to the BH's word
+ * on, a schedule touches the BH's memory only while it holds it, or as the
+ * push that is its last access. The common case needs no hold: a
+ * compare-and-swap from "not queued, not pending" claims the BH and the push
+ * is the last access. Everything else (coalescing into a pending BH, a queued
+ * leftover, an idle BH upgraded, a race) first adds a hold, sets its bits one
+ * at a time, pushes if it set QUEUED, and drops the hold; the word that drop
+ * returns tells what to wake for. (A delete whose write comes before a
+ * schedule's first write is ordered before that schedule: scheduling after a
+ * delete is the caller's bug, which nothing could make safe, since the
+ * schedule's first access may come after the free.) An idle schedule
+ * always drops a hold after its push, to learn whether the BH became normal
+ * meanwhile (a normal schedule in between cannot push and may notify too
+ * early; the Spin model found that race, @idle_recheck).
+ *
+ * Every step is one instruction that cannot fail or retry (B13): lock cmpxchg
+ * once, lock xadd, lock bts; see bh_test_and_set() for why the bit-set is
+ * written in assembly on x86. The pass and delete may loop: they run on the
+ * owner, or are allowed to (B12).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -26,15 +41,40 @@
 #include "bh-private.h"
 #include "bh-slab-private.h"
 #include "notify-private.h"
+#include "poll-private.h"
+#include "test-hooks-private.h"
 
 enum {
-    BH_NORMAL = 1u << 0,
-    BH_IDLE = 1u << 1,
-    BH_QUEUED = 1u << 2,
+    BH_NORMAL_BIT = 0,
+    BH_IDLE_BIT = 1,
+    BH_QUEUED_BIT = 2,
+    BH_NORMAL = 1u << BH_NORMAL_BIT,
+    BH_IDLE = 1u << BH_IDLE_BIT,
+    BH_QUEUED = 1u << BH_QUEUED_BIT,
     BH_DELETED = 1u << 3,
     BH_ONESHOT = 1u << 4,
+    BH_ORPHAN = 1u << 5,
     BH_PENDING = BH_NORMAL | BH_IDLE,
+    /* Up to 65,535 schedules of one BH inside their slow path at once
+     * (threads plus nested signal handlers). */
+    BH_HOLD_ONE = 1u << 16,
 };
+#define BH_HOLD_MASK (~(BH_HOLD_ONE - 1))
+
+/* x86's lock bts sets one bit and returns its old value; it cannot fail.
+ * GCC compiles "fetch_or(bit) & bit" to it, clang 14 to a lock cmpxchg retry
+ * loop, which is not wait-free (B13). So, on x86, the instruction itself.
+ * Sanitizer builds keep the C11 atomic, which ASan and TSan instrument. */
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(__SANITIZE_ADDRESS__) &&          \
+    !defined(__SANITIZE_THREAD__)
+#if defined(__has_feature)
+#if !__has_feature(address_sanitizer) && !__has_feature(thread_sanitizer)
+#define BH_X86_BTS 1
+#endif
+#else
+#define BH_X86_BTS 1
+#endif
+#endif
 
 /* One pass in progress. Passes nest (a callback calling aio_poll()); each ends
  * once the node that was last in the queue when it started has been popped, by
@@ -56,6 +96,8 @@ bh_context_init(AioContext *ctx)
 {
     mpsc_queue_init(&ctx->bh_queue);
     ctx->bh_passes = NULL;
+    ctx->bh_visits = 0;
+    ctx->gap_seen = NULL;
     bh_slabs_init(&ctx->bh_slabs);
 }
 
@@ -107,55 +149,127 @@ QEMUBH *(qemu_bh_new)(QEMUBHFunc *cb, void *opaque)
     return aio_bh_new_full(qemu_get_aio_context(), cb, opaque, NULL);
 }
 
-/* Sets @bit and tells whether it was set already: one lock bts on x86, which
+/* Sets bit @bit and tells whether it was set already: one lock bts, which
  * cannot fail or retry. seq_cst: it is an enqueue as notify.c means it, and
- * pairs with the exchange in bh_run() so the pass that clears the bit sees
+ * pairs with the claim in bh_claim() so the pass that clears the bit sees
  * everything written before this schedule. */
 static inline bool
 bh_test_and_set(QEMUBH *bh, unsigned bit)
 {
-    /* Model: tests/model/gaio.pml @sched_bts_kind, @sched_bts_queued. */
-    return (atomic_fetch_or_explicit(&bh->flags, bit, memory_order_seq_cst) & bit) != 0;
+#ifdef BH_X86_BTS
+    bool was_set;
+
+    /* The asm is a full barrier, as the seq_cst fetch_or it replaces. */
+    __asm__ __volatile__("lock btsl %2, %0"
+                         : "+m"(*(unsigned *)&bh->flags), "=@ccc"(was_set)
+                         : "Ir"(bit)
+                         : "memory");
+    return was_set;
+#else
+    return (atomic_fetch_or_explicit(&bh->flags, 1u << bit, memory_order_seq_cst) >> bit) & 1;
+#endif
 }
 
-/* Makes @bh pending as @kind (BH_NORMAL or BH_IDLE) and pushes it if this call
- * queued it. Returns whether the owner may have to be woken: for a normal
- * schedule, this call made the BH normal-pending; for an idle one, this call
- * pushed it and it is normal-pending by now. (A normal schedule that lands
- * between an idle schedule's claim of QUEUED and its push cannot push, and may
- * notify before the BH is visible; so the idle pusher, once its node is in the
- * queue, notifies for it. Found by the Spin model, @idle_recheck.) */
-static inline bool
+/* What a push or a new pending state must wake the owner for (a mask of
+ * notify_me bits, notify-private.h), given the BH's word. */
+static inline unsigned
+bh_wake_for(unsigned flags)
+{
+    if (flags & BH_DELETED)
+        return AIO_WAKE_FOR_LINK;
+    if (flags & BH_NORMAL)
+        return AIO_WAKE_FOR_NORMAL;
+    if (flags & BH_IDLE)
+        return AIO_WAKE_FOR_IDLE;
+    return AIO_WAKE_FOR_LINK; /* cancelled meanwhile: only a gap sleeper */
+}
+
+/* Drops one hold. The returned word is the BH as this schedule leaves it: if
+ * @pushed, the wake it owes for its push. A deleted BH that a pass popped
+ * meanwhile (ORPHAN) goes back into the queue from its last holder, so that a
+ * later pass frees it; nobody else can reach it by then. */
+static G_NO_INLINE unsigned
+bh_release(AioContext *ctx, QEMUBH *bh, bool pushed)
+{
+    /* seq_cst, pairs with the CAS in bh_claim(): a claim before this saw our
+     * hold and left a deleted BH to us (ORPHAN, seen here); a claim after it
+     * may free the BH, which this call no longer touches. */
+    /* Model: tests/model/gaio.pml @sched_release. */
+    unsigned old = atomic_fetch_sub_explicit(&bh->flags, BH_HOLD_ONE, memory_order_seq_cst);
+
+    if (G_UNLIKELY((old & BH_ORPHAN) && (old & BH_HOLD_MASK) == BH_HOLD_ONE)) {
+        /* Model: tests/model/gaio.pml @orphan_push. */
+        mpsc_queue_push(&ctx->bh_queue, &bh->node);
+        return AIO_WAKE_FOR_LINK;
+    }
+    return pushed ? bh_wake_for(old) : 0;
+}
+
+/* bh_make_pending() when the BH is not free to claim: already pending (a
+ * coalesced schedule), a queued leftover, an idle BH upgraded, a race. Hold
+ * the BH first, in the call's first write to it, so no pass frees it while
+ * this call still works on it: whatever it finds, it touches the BH again
+ * (the release) after the BH may have run. Then each bit in one step, never
+ * retried. Whoever sets QUEUED pushes; a pass that pops the BH between the
+ * two steps sees @kind and runs it. */
+static G_NO_INLINE unsigned
+bh_make_pending_held(AioContext *ctx, QEMUBH *bh, unsigned kind)
+{
+    unsigned kind_bit = kind == BH_NORMAL ? BH_NORMAL_BIT : BH_IDLE_BIT;
+    unsigned old, wake = 0;
+    bool pushed = false;
+
+    /* seq_cst: an enqueue as notify.c means it (a coalesced schedule's run,
+     * which clears the bit later in the word's order, sees what the caller
+     * wrote before, B3), and pairs with bh_claim() for the hold. */
+    /* Model: tests/model/gaio.pml @sched_hold. */
+    old = atomic_fetch_add_explicit(&bh->flags, BH_HOLD_ONE, memory_order_seq_cst);
+    if ((old & (kind | BH_NORMAL)) && !(old & BH_DELETED)) {
+        /* Coalesced: pending as @kind already, or normal (which wins over an
+         * idle schedule). Its run is still to start. */
+    } else if (!(old & BH_DELETED)) {
+        /* Model: tests/model/gaio.pml @sched_bts_kind. */
+        if (!bh_test_and_set(bh, kind_bit))
+            wake = kind == BH_NORMAL ? AIO_WAKE_FOR_NORMAL : AIO_WAKE_FOR_IDLE;
+        GAIO_TEST_PAUSE(GAIO_PAUSE_SCHEDULE_KIND_SET, bh);
+        /* Model: tests/model/gaio.pml @sched_bts_queued. */
+        if (!bh_test_and_set(bh, BH_QUEUED_BIT)) {
+            mpsc_queue_push(&ctx->bh_queue, &bh->node);
+            pushed = true;
+        }
+    }
+    GAIO_TEST_PAUSE(GAIO_PAUSE_SCHEDULE_VISIBLE, bh);
+    return wake | bh_release(ctx, bh, pushed);
+}
+
+/* Makes @bh pending as @kind (BH_NORMAL or BH_IDLE), pushing it if this call
+ * queued it. Returns what the owner must be woken for (0: nothing). Inlined:
+ * the common cases are a few instructions. */
+static G_ALWAYS_INLINE inline unsigned
 bh_make_pending(AioContext *ctx, QEMUBH *bh, unsigned kind)
 {
     /* Model: tests/model/gaio.pml @sched_load (folded into @sched_cas there). */
     unsigned cur = atomic_load_explicit(&bh->flags, memory_order_relaxed);
 
-    /* The common case, one step: from neither queued nor pending (maybe a
-     * oneshot) to queued and pending. seq_cst as in bh_test_and_set(). */
+    /* 1. The common case, one step: from neither queued nor pending (maybe a
+     * oneshot) to queued and pending. An idle schedule takes a hold with it,
+     * to look at the BH once more after its push. seq_cst as in
+     * bh_test_and_set(). */
     if (!(cur & (BH_QUEUED | BH_PENDING | BH_DELETED)) &&
-        atomic_compare_exchange_strong_explicit(&bh->flags, &cur,
-                                                cur | BH_QUEUED | kind,
-                                                memory_order_seq_cst,
-                                                memory_order_relaxed)) {
+        atomic_compare_exchange_strong_explicit(
+            &bh->flags, &cur, cur | BH_QUEUED | kind | (kind == BH_IDLE ? BH_HOLD_ONE : 0),
+            memory_order_seq_cst, memory_order_relaxed)) {
         /* Model: tests/model/gaio.pml @sched_cas, then @push_xchg. */
         mpsc_queue_push(&ctx->bh_queue, &bh->node);
-    } else if (bh_test_and_set(bh, kind)) {
-        /* Otherwise (already pending, queued as a cancelled leftover, or
-         * raced): two single-bit steps, never retried. Whoever sets QUEUED
-         * pushes; a pass that pops the BH in between sees @kind and runs it. */
-        return false; /* coalesced: already pending as @kind */
-    } else if (bh_test_and_set(bh, BH_QUEUED)) {
-        return kind == BH_NORMAL; /* queued already, by someone else */
-    } else {
-        mpsc_queue_push(&ctx->bh_queue, &bh->node);
+        /* A normal schedule is done with the BH: it may run and be freed. */
+        if (kind == BH_NORMAL)
+            return AIO_WAKE_FOR_NORMAL;
+        GAIO_TEST_PAUSE(GAIO_PAUSE_SCHEDULE_VISIBLE, bh);
+        return bh_release(ctx, bh, true);
     }
-    if (kind == BH_NORMAL)
-        return true;
-    /* Model: tests/model/gaio.pml @idle_recheck. seq_cst: after our push's
-     * exchange, so either this sees a NORMAL set meanwhile or that schedule's
-     * own notify comes after our node is visible. */
-    return (atomic_load_explicit(&bh->flags, memory_order_seq_cst) & BH_NORMAL) != 0;
+
+    /* 2. Everything else, coalescing included: under a hold. */
+    return bh_make_pending_held(ctx, bh, kind);
 }
 
 /* The whole of scheduling (B12, B13): async-signal-safe and wait-free; a
@@ -168,12 +282,11 @@ qemu_bh_schedule(QEMUBH *bh)
 
     g_return_if_fail(bh != NULL);
 
+    /* Read before the BH may run and be freed (B10); the context outlives
+     * every schedule (C4: the caller's duty). */
     ctx = bh_context(bh);
-    /* Only a BH that just became normal-pending may wake the loop (an idle
-     * one being upgraded included); coalesced schedules stop here. */
     /* Model: tests/model/gaio.pml inline schedule, @enq_load. */
-    if (bh_make_pending(ctx, bh, BH_NORMAL))
-        aio_notify_enqueued(ctx);
+    aio_notify_enqueued(ctx, bh_make_pending(ctx, bh, BH_NORMAL));
 }
 
 void
@@ -183,14 +296,12 @@ qemu_bh_schedule_idle(QEMUBH *bh)
 
     g_return_if_fail(bh != NULL);
 
-    /* Pushed but wakes nobody: the owner never sleeps on a queue it cannot
-     * see to the end, and sleeps at most 10 ms while an idle BH is pending.
-     * A pending normal BH keeps NORMAL, which wins; if a normal schedule
-     * raced with this push, this call wakes the owner for it. */
-    /* Model: tests/model/gaio.pml inline schedule_idle (IDLE_PUSH_RECHECK 1). */
+    /* Wakes the owner only if it sleeps for longer than an idle BH may wait
+     * (B7), or on a gap this push closes (W1); a pending normal BH keeps
+     * NORMAL, which wins. */
+    /* Model: tests/model/gaio.pml inline schedule_idle. */
     ctx = bh_context(bh);
-    if (bh_make_pending(ctx, bh, BH_IDLE))
-        aio_notify_enqueued(ctx);
+    aio_notify_enqueued(ctx, bh_make_pending(ctx, bh, BH_IDLE));
 }
 
 void
@@ -200,7 +311,7 @@ qemu_bh_cancel(QEMUBH *bh)
 
     /* The BH stays queued; the pass that pops it sees it not pending and
      * skips it. The old value is not needed, so this is one lock and. Release:
-     * pairs with the exchange in bh_run(). */
+     * pairs with the claim in bh_claim(). */
     /* Model: tests/model/gaio.pml @cancel. */
     atomic_fetch_and_explicit(&bh->flags, ~(unsigned)BH_PENDING, memory_order_release);
 }
@@ -217,7 +328,8 @@ qemu_bh_delete(QEMUBH *bh)
     old = atomic_load_explicit(&bh->flags, memory_order_relaxed);
     /* One atomic step from "maybe pending" to "deleted and queued": a pass that
      * pops the BH after it frees it and never runs it. Not wait-free (a CAS
-     * loop racing schedules), which B12 allows for delete. */
+     * loop racing schedules), which B12 allows for delete. Holds and ORPHAN
+     * are kept. */
     /* Model: tests/model/gaio.pml @del_cas (the successful CAS). */
     do {
         new = (old & ~(unsigned)BH_PENDING) | BH_DELETED | BH_QUEUED;
@@ -225,11 +337,14 @@ qemu_bh_delete(QEMUBH *bh)
                                                     memory_order_acq_rel,
                                                     memory_order_relaxed));
     /* Not queued: queue it, so the context's next pass frees it once no pass
-     * can touch it any more. No wakeup: reclaiming is not urgent. From here
-     * on @bh may be freed at any moment. */
+     * and no schedule can touch it. No wakeup (reclaiming is not urgent) but
+     * for an owner asleep on this push's gap (W1). From the push on, @bh may
+     * be freed at any moment. */
     /* Model: tests/model/gaio.pml @del_push. */
-    if (!(old & BH_QUEUED))
+    if (!(old & BH_QUEUED)) {
         mpsc_queue_push(&ctx->bh_queue, &bh->node);
+        aio_notify_enqueued(ctx, AIO_WAKE_FOR_LINK);
+    }
 }
 
 void
@@ -238,8 +353,53 @@ aio_bh_schedule_oneshot(AioContext *ctx, QEMUBHFunc *cb, void *opaque)
     g_return_if_fail(ctx != NULL);
     g_return_if_fail(cb != NULL);
 
-    if (bh_make_pending(ctx, bh_alloc(ctx, cb, opaque, "oneshot", BH_ONESHOT), BH_NORMAL))
-        aio_notify_enqueued(ctx);
+    aio_notify_enqueued(ctx, bh_make_pending(ctx, bh_alloc(ctx, cb, opaque, "oneshot",
+                                                           BH_ONESHOT),
+                                             BH_NORMAL));
+}
+
+/* The owner takes a popped BH's word: clears QUEUED and the pending bits in
+ * one step, which is the moment its callback "starts" (B3): any schedule
+ * after it pushes the BH again. Returns the old word, or 0 with nothing
+ * changed if @keep_pending and the BH is pending (a reclaim must not run it).
+ * A deleted BH keeps QUEUED (no schedule pushes it again); if a schedule holds
+ * it, it is handed to that schedule (ORPHAN) instead of being freed. A CAS
+ * loop: only the owner runs it, and it retries only when another thread
+ * changed the word. */
+static unsigned
+bh_claim(QEMUBH *bh, bool keep_pending)
+{
+    unsigned old = atomic_load_explicit(&bh->flags, memory_order_relaxed);
+    unsigned new;
+
+    do {
+        if (old & BH_DELETED)
+            new = (old & BH_HOLD_MASK) ? old | BH_ORPHAN : 0;
+        else if (keep_pending && (old & BH_PENDING))
+            return 0;
+        else
+            new = old & BH_HOLD_MASK;
+        /* acq_rel, pairs with the read-modify-writes of schedule, cancel and
+         * delete: the callback sees what was written before its schedule. */
+        /* Model: tests/model/gaio.pml @run_claim. */
+    } while (!atomic_compare_exchange_weak_explicit(&bh->flags, &old, new,
+                                                    memory_order_acq_rel,
+                                                    memory_order_relaxed));
+    return old;
+}
+
+/* Frees a claimed BH that was deleted, unless a schedule still holds it:
+ * then that schedule's release pushes it again (ORPHAN). True if @old was
+ * deleted. */
+static bool
+bh_free_if_deleted(QEMUBH *bh, unsigned old)
+{
+    if (!(old & BH_DELETED))
+        return false;
+    /* Model: tests/model/gaio.pml @run_free. */
+    if (!(old & BH_HOLD_MASK))
+        bh_slab_free(bh);
+    return true;
 }
 
 /* Runs a popped BH if it is still pending. After its callback returns, @bh is
@@ -248,20 +408,10 @@ aio_bh_schedule_oneshot(AioContext *ctx, QEMUBHFunc *cb, void *opaque)
 static int
 bh_run(AioContext *ctx, QEMUBH *bh)
 {
-    /* acq_rel, pairs with the read-modify-writes in bh_make_pending():
-     * clearing QUEUED lets the next schedule push again; clearing PENDING is
-     * the moment the callback "starts", so any later schedule gives another
-     * run (B3). The whole word is cleared (one exchange, no loop): DELETED
-     * and ONESHOT matter only to this pass, which frees the BH if either is
-     * set. */
-    /* Model: tests/model/gaio.pml @run_xchg. */
-    unsigned old = atomic_exchange_explicit(&bh->flags, 0, memory_order_acq_rel);
+    unsigned old = bh_claim(bh, false);
 
-    if (old & BH_DELETED) {
-        /* Model: tests/model/gaio.pml @run_free. */
-        bh_slab_free(bh);
+    if (bh_free_if_deleted(bh, old))
         return 0;
-    }
     if (!(old & BH_PENDING))
         return 0; /* cancelled */
 
@@ -309,6 +459,7 @@ bh_pass_run(AioContext *ctx)
         /* Model: tests/model/gaio.pml inline pop, @pass_gap, @pass_done. */
         if (node == NULL)
             break; /* empty, or a producer still linking: next pass */
+        ctx->bh_visits++;
         bh_pass_note_popped(&pass, node);
         if (node != &queue->stub)
             progress |= bh_run(ctx, bh_from_node(node));
@@ -317,26 +468,60 @@ bh_pass_run(AioContext *ctx)
     return progress;
 }
 
+void
+bh_queue_reclaim(AioContext *ctx)
+{
+    MpscQueue *queue = &ctx->bh_queue;
+
+    for (;;) {
+        MpscNode *node = mpsc_queue_pop(queue);
+
+        /* Model: tests/model/gaio.pml @reclaim. */
+        if (node == NULL)
+            return;
+        ctx->bh_visits++;
+        if (node != &queue->stub) {
+            QEMUBH *bh = bh_from_node(node);
+            unsigned old = bh_claim(bh, true);
+
+            if (old == 0) {
+                /* Pending after all (scheduled since it was looked at): it
+                 * keeps its place for the next pass. */
+                mpsc_queue_unpop(queue, node);
+                return;
+            }
+            bh_free_if_deleted(bh, old);
+        }
+        /* Rare: a nested GLib iteration inside a BH's callback. */
+        if (G_UNLIKELY(ctx->bh_passes != NULL))
+            bh_pass_note_popped(ctx->bh_passes, node);
+    }
+}
+
 BHQueueState
-bh_queue_state(AioContext *ctx)
+bh_queue_state(AioContext *ctx, MpscNode **gap)
 {
     MpscQueue *queue = &ctx->bh_queue;
     /* Read after the caller's F_C (when it is about to sleep): every push
-     * exchanged before this is looked at, or reported as still linking. */
+     * exchanged before this is looked at, or reported as a gap. */
     /* Model: tests/model/gaio.pml inline queue_state, @qs_last. */
     MpscNode *last = mpsc_queue_last(queue);
     BHQueueState state = BH_QUEUE_EMPTY;
 
+    *gap = NULL;
     for (MpscNode *node = queue->first;; ) {
+        MpscNode *next;
+
+        ctx->bh_visits++;
         if (node != &queue->stub) {
             /* Model: tests/model/gaio.pml @qs_flags. */
-            /* Acquire pairs with the fetch_or in bh_make_pending(). */
+            /* Acquire pairs with the read-modify-writes of bh_make_pending(). */
             unsigned flags =
                 atomic_load_explicit(&bh_from_node(node)->flags, memory_order_acquire);
 
-            if (flags & BH_NORMAL)
+            if ((flags & BH_NORMAL) && !(flags & BH_DELETED))
                 return BH_QUEUE_NORMAL_PENDING;
-            if (flags & BH_PENDING)
+            if ((flags & BH_PENDING) && !(flags & BH_DELETED))
                 state = BH_QUEUE_IDLE_PENDING;
             else if (state == BH_QUEUE_EMPTY)
                 state = BH_QUEUE_GARBAGE;
@@ -345,9 +530,12 @@ bh_queue_state(AioContext *ctx)
             return state;
         /* Pairs with the release link store in mpsc_queue_push(). */
         /* Model: tests/model/gaio.pml @qs_next, @qs_linking. */
-        node = atomic_load_explicit(&node->next, memory_order_acquire);
-        if (node == NULL)
-            return BH_QUEUE_LINKING; /* a producer between exchange and link */
+        next = atomic_load_explicit(&node->next, memory_order_acquire);
+        if (next == NULL) {
+            *gap = node; /* a producer between its exchange and its link */
+            return state;
+        }
+        node = next;
     }
 }
 
@@ -373,20 +561,25 @@ aio_bh_poll(AioContext *ctx)
 void
 aio_bh_update_timeout(AioContext *ctx, uint32_t *timeout_ms)
 {
+    MpscNode *gap;
+
     g_return_if_fail(ctx != NULL);
     g_return_if_fail(timeout_ms != NULL);
 
-    switch (bh_queue_state(ctx)) {
+    switch (bh_queue_state(ctx, &gap)) {
     case BH_QUEUE_NORMAL_PENDING:
-    case BH_QUEUE_LINKING:
         *timeout_ms = 0;
-        break;
+        return;
     case BH_QUEUE_IDLE_PENDING:
-        *timeout_ms = MIN(*timeout_ms, 10);
-        break;
+        *timeout_ms = MIN(*timeout_ms, AIO_IDLE_BH_TIMEOUT_MS);
+        return;
     case BH_QUEUE_EMPTY:
     case BH_QUEUE_GARBAGE:
     default:
-        break;
+        /* What lies behind a producer still linking is unknown: look again
+         * within the idle bound rather than spin on it (W1). */
+        if (gap != NULL)
+            *timeout_ms = MIN(*timeout_ms, AIO_IDLE_BH_TIMEOUT_MS);
+        return;
     }
 }

@@ -39,14 +39,20 @@ struct _AioContext {
     MpscQueue bh_queue;
     /* Passes in progress on this context, innermost first (nesting, B14). */
     BHPass *bh_passes;
+    /* Queue nodes the owner looked at (passes, looks before sleeping,
+     * reclaims): what the structural cost tests count (B13, G6). */
+    uint64_t bh_visits;
+    /* The gap the owner last spun on: it sleeps on that one at once. */
+    MpscNode *gap_seen;
     /* Where the BHs live, so finalize finds those in no queue (C4). */
     BHSlabs bh_slabs;
 
     /* --- waking (notify.c) --- kept off the producers' queue line. */
     char pad_notify[GAIO_CACHELINE];
-    /* True while the owner may be about to sleep: producers must write the
-     * eventfd. Written by the owner only. */
-    atomic_bool notify_me;
+    /* Nonzero while the owner may be about to sleep: AIO_NOTIFY_ME_* bits
+     * saying which producers must write the eventfd (notify-private.h).
+     * Written by the owner only. */
+    atomic_uint notify_me;
     /* True once aio_notify() ran since the owner last accepted: the owner must
      * not sleep, and later notifiers need not write the eventfd again. */
     atomic_bool notified;

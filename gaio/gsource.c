@@ -25,6 +25,9 @@ aio_source_prepare(GSource *source, gint *timeout)
     *timeout = -1;
     if (!aio_context_enter(ctx, &entry))
         return FALSE;
+    /* Leftovers are no reason to dispatch (G3), but their memory must not
+     * wait for one: free those at the front now. */
+    bh_queue_reclaim(ctx);
     /* Model: tests/model/gaio.pml @gs_prepare (then GLib's poll, @gs_poll_wake). */
     timeout_ns = aio_prepare_to_sleep(ctx);
     *timeout = aio_timeout_ns_to_ms(timeout_ns);
@@ -43,14 +46,21 @@ aio_source_check(GSource *source)
 {
     AioContext *ctx = (AioContext *)source;
     AioContextEntry entry;
+    MpscNode *gap;
     bool ready;
 
     if (!aio_context_enter(ctx, &entry))
         return FALSE;
+    /* Ready for a pending BH, not for leftovers (G3) nor for a gap: a gap
+     * sleeper is woken by the link (W1). */
     /* Model: tests/model/gaio.pml @gs_check, @gs_check_notified, @gs_check_queue. */
     aio_notify_disarm(ctx);
-    ready = aio_source_wakeup_readable(ctx) || aio_notify_pending(ctx) ||
-            bh_queue_state(ctx) != BH_QUEUE_EMPTY;
+    ready = aio_source_wakeup_readable(ctx) || aio_notify_pending(ctx);
+    if (!ready) {
+        BHQueueState state = bh_queue_state(ctx, &gap);
+
+        ready = state == BH_QUEUE_NORMAL_PENDING || state == BH_QUEUE_IDLE_PENDING;
+    }
     aio_context_leave(ctx, &entry);
     return ready;
 }

@@ -6,9 +6,9 @@
  * push on the same thread. Order is the order of the exchanges: FIFO.
  *
  * The price is a short gap: between a producer's exchange and its link store,
- * nodes behind it are unreachable. A pass treats them as not yet queued; the
- * owner refuses to sleep until it can see the queue up to its last node, so
- * no wakeup is lost (bh_queue_state(), notify.c).
+ * nodes behind it are unreachable. A pass treats them as not yet queued; an
+ * owner that finds such a gap spins on it briefly, then sleeps armed so that
+ * the producer's link wakes it (bh_queue_state(), poll.c, notify.c; W1).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -17,6 +17,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "test-hooks-private.h"
 
 typedef struct MpscNode MpscNode;
 struct MpscNode {
@@ -54,6 +56,7 @@ mpsc_queue_push(MpscQueue *q, MpscNode *node)
      * fence before sleeping is ordered against (see notify.c). */
     /* Model: tests/model/gaio.pml @push_xchg. */
     prev = atomic_exchange_explicit(&q->last, node, memory_order_seq_cst);
+    GAIO_TEST_PAUSE(GAIO_PAUSE_PUSH_LINK, node);
     /* Pairs with the acquire loads of ->next in mpsc_queue_pop()/peek: the
      * consumer that reaches `node` sees everything written before the push. */
     /* Model: tests/model/gaio.pml @push_link. */
@@ -104,4 +107,13 @@ mpsc_queue_pop(MpscQueue *q)
         return first;
     }
     return NULL;
+}
+
+/* Consumer only. Puts back @node, just returned by mpsc_queue_pop(), at the
+ * front. Its link still leads to the new front (a popped node has a
+ * successor), and nobody pushes a node that is still counted as queued. */
+static inline void
+mpsc_queue_unpop(MpscQueue *q, MpscNode *node)
+{
+    q->first = node;
 }

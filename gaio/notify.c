@@ -1,15 +1,22 @@
 /* notify.c: waking a context's thread, without losing a wakeup and without a
  * system call when the thread is awake (SPEC W1, B13).
  *
- * Why no wakeup is lost. The owner, before it sleeps: notify_me = true (seq_cst);
- * F_C; look at `notified` (seq_cst) and at the BH queue up to its last node,
- * refusing to sleep if a normal BH is pending or a node is not linked yet.
+ * Why no wakeup is lost. The owner, before it sleeps: notify_me = ARMED plus
+ * what it sleeps through (LONG: longer than an idle BH may wait; GAP: a push
+ * not linked yet) (seq_cst); F_C; look at `notified` (seq_cst) and at the BH
+ * queue up to its last node or a gap, refusing to sleep if a normal BH is
+ * pending.
  *
  * A BH schedule enqueues with a seq_cst read-modify-write (the exchange of the
- * queue's last node, or the fetch_or of an already queued BH's flags), then
- * reads notify_me (seq_cst). If the owner's look missed that write, F_C comes
+ * queue's last node, or a read-modify-write of an already queued BH's flags),
+ * then reads notify_me (seq_cst) and wakes the owner if it has a bit that
+ * concerns what was enqueued. If the owner's look missed that write, F_C comes
  * before it in the single total order S of seq_cst operations, so the
- * producer's read of notify_me, later in S than the owner's store, sees true.
+ * producer's read of notify_me, later in S than the owner's store, sees the
+ * bits. A look that saw the exchange but not the link found a gap: the
+ * producer reads notify_me after its link and wakes an owner armed with GAP
+ * (that store and load are not fenced, so the gap sleeper also looks again
+ * within AIO_GAP_SLEEP_NS).
  * It then exchanges `notified` to true; the winner writes the eventfd. A loser
  * found `notified` set by some P' since the owner's last accept (F_A makes
  * older values invisible to it, else the owner's next look sees its BH): P'
@@ -42,7 +49,7 @@
 bool
 aio_wakeup_init(AioContext *ctx, GError **error)
 {
-    atomic_init(&ctx->notify_me, false);
+    atomic_init(&ctx->notify_me, 0);
     atomic_init(&ctx->notified, false);
     ctx->wakeup_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (ctx->wakeup_fd < 0) {

@@ -14,11 +14,17 @@
 #define AIO_POLL_SPIN_NS 4000
 
 /* Idle BHs bound every sleep to this (SPEC B7, B8, G2). */
-#define AIO_IDLE_BH_TIMEOUT_NS (10 * G_TIME_SPAN_MILLISECOND * 1000)
+#define AIO_IDLE_BH_TIMEOUT_MS 10
+#define AIO_IDLE_BH_TIMEOUT_NS ((int64_t)AIO_IDLE_BH_TIMEOUT_MS * 1000000)
 
-/* Context thread only: 0 when the thread must not sleep, -1 for "until
- * woken", else nanoseconds. Final only after aio_notify_arm(). */
-int64_t aio_compute_timeout_ns(AioContext *ctx);
+/* A gap (a producer between its exchange and its link, W1): the owner spins
+ * this long on a gap it has not seen before, then sleeps, armed so that the
+ * producer's link wakes it, and looks again after at most AIO_GAP_SLEEP_NS
+ * anyway (the producer's link store and its load of notify_me are not
+ * fenced: a fence would cost every schedule, and formally the load may be
+ * satisfied before the store is seen). */
+#define AIO_GAP_SPIN_NS 20000
+#define AIO_GAP_SLEEP_NS AIO_IDLE_BH_TIMEOUT_NS
 
 /* Context thread only: how long the owner may sleep now. When that is not 0,
  * notify_me is armed (the caller disarms after its sleep). A first look

@@ -14,38 +14,130 @@
 #include "notify-private.h"
 #include "poll-private.h"
 
-int64_t
-aio_compute_timeout_ns(AioContext *ctx)
+/* What the owner's look at its context says about sleeping. */
+typedef struct {
+    int64_t timeout_ns; /* 0: must not sleep; -1: until woken */
+    MpscNode *gap;      /* a node whose successor is not linked yet, or NULL */
+} AioLook;
+
+static AioLook
+aio_look(AioContext *ctx)
 {
+    AioLook look = {.timeout_ns = 0, .gap = NULL};
+
     /* Model: tests/model/gaio.pml inline compute_timeout, @ct_notified. */
     if (aio_notify_pending(ctx))
-        return 0;
-    switch (bh_queue_state(ctx)) {
+        return look;
+    switch (bh_queue_state(ctx, &look.gap)) {
     case BH_QUEUE_NORMAL_PENDING:
-    case BH_QUEUE_LINKING:
-        return 0;
+        look.timeout_ns = 0;
+        break;
     case BH_QUEUE_IDLE_PENDING:
-        return AIO_IDLE_BH_TIMEOUT_NS;
+        look.timeout_ns = AIO_IDLE_BH_TIMEOUT_NS;
+        break;
     case BH_QUEUE_EMPTY:
     case BH_QUEUE_GARBAGE:
     default:
-        return -1;
+        look.timeout_ns = -1;
+        break;
     }
+    return look;
+}
+
+/* The notify_me bits for sleeping as @look says. */
+static unsigned
+aio_look_notify_bits(const AioLook *look)
+{
+    unsigned bits = AIO_NOTIFY_ME_ARMED;
+
+    if (look->timeout_ns < 0 || look->timeout_ns > AIO_IDLE_BH_TIMEOUT_NS)
+        bits |= AIO_NOTIFY_ME_LONG;
+    if (look->gap != NULL)
+        bits |= AIO_NOTIFY_ME_GAP;
+    return bits;
+}
+
+static inline void
+aio_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* Calls @done(@data) between pauses until it returns true or @budget_ns
+ * passed (the clock is read every 64 rounds). Bounded: the one busy-wait of
+ * the owner (W1). */
+static bool
+aio_spin(bool (*done)(AioContext *ctx, const void *data), AioContext *ctx,
+         const void *data, int64_t budget_ns)
+{
+    gint64 deadline = 0;
+
+    for (unsigned i = 1;; i++) {
+        aio_cpu_relax();
+        if (done(ctx, data))
+            return true;
+        if (i % 64 == 0) {
+            gint64 now = g_get_monotonic_time();
+
+            if (deadline == 0)
+                deadline = now + budget_ns / 1000;
+            else if (now >= deadline)
+                return false;
+        }
+    }
+}
+
+static bool
+aio_gap_closed(AioContext *ctx, const void *gap)
+{
+    /* Relaxed: a hint only; the caller looks properly afterwards. */
+    return atomic_load_explicit(&((MpscNode *)gap)->next, memory_order_relaxed) != NULL ||
+           atomic_load_explicit(&ctx->notified, memory_order_relaxed);
 }
 
 int64_t
 aio_prepare_to_sleep(AioContext *ctx)
 {
     /* Model: tests/model/gaio.pml @prep_first_look, @arm, @prep_look, @prep_disarm. */
-    int64_t timeout_ns = aio_compute_timeout_ns(ctx);
+    AioLook look = aio_look(ctx);
+    unsigned armed = 0;
 
-    if (timeout_ns == 0)
+    if (look.timeout_ns == 0)
         return 0;
-    aio_notify_arm(ctx);
-    timeout_ns = aio_compute_timeout_ns(ctx);
-    if (timeout_ns == 0)
-        aio_notify_disarm(ctx); /* will not sleep: spare producers the write */
-    return timeout_ns;
+    /* A producer is between its exchange and its link: usually for a few
+     * instructions, so spin on a gap not seen before; one that stays open
+     * was preempted or stopped, and the owner sleeps on it (W1). */
+    /* Model: tests/model/gaio.pml @gap_spin. */
+    if (look.gap != NULL && look.gap != ctx->gap_seen) {
+        aio_spin(aio_gap_closed, ctx, look.gap, AIO_GAP_SPIN_NS);
+        look = aio_look(ctx);
+        if (look.timeout_ns == 0)
+            return 0;
+    }
+    /* Arm for what the look asks, look again; if that look asks for more
+     * (a later deadline, a gap), arm for that too. The bits only grow, so
+     * this ends within three rounds. */
+    for (;;) {
+        unsigned bits = aio_look_notify_bits(&look) | armed;
+
+        if (bits == armed)
+            break;
+        armed = bits;
+        aio_notify_arm(ctx, armed);
+        look = aio_look(ctx);
+        if (look.timeout_ns == 0) {
+            aio_notify_disarm(ctx); /* will not sleep: spare producers the write */
+            return 0;
+        }
+    }
+    ctx->gap_seen = look.gap;
+    if (look.gap != NULL && (look.timeout_ns < 0 || look.timeout_ns > AIO_GAP_SLEEP_NS))
+        return AIO_GAP_SLEEP_NS;
+    return look.timeout_ns;
 }
 
 int
@@ -80,14 +172,12 @@ aio_sleep(AioContext *ctx, int64_t timeout_ns)
         g_critical("AioContext %p: ppoll() failed: %s", (void *)ctx, g_strerror(errno));
 }
 
-static inline void
-aio_cpu_relax(void)
+static bool
+aio_work_arrived(AioContext *ctx, const void *last)
 {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
+    /* Relaxed: a hint only; the caller still looks properly. */
+    return atomic_load_explicit(&ctx->bh_queue.last, memory_order_relaxed) != last ||
+           atomic_load_explicit(&ctx->notified, memory_order_relaxed);
 }
 
 /* After a call that made progress, a busy producer is likely to schedule
@@ -100,25 +190,10 @@ aio_spin_for_work(AioContext *ctx)
 {
     /* Model: tests/model/gaio.pml @spin_hint: true or false, at will. */
     MpscNode *last = mpsc_queue_last(&ctx->bh_queue);
-    gint64 deadline = 0;
 
-    if (aio_compute_timeout_ns(ctx) == 0)
+    if (aio_look(ctx).timeout_ns == 0)
         return true;
-    for (unsigned i = 1;; i++) {
-        aio_cpu_relax();
-        /* Relaxed: a hint only; the caller still looks properly. */
-        if (atomic_load_explicit(&ctx->bh_queue.last, memory_order_relaxed) != last ||
-            atomic_load_explicit(&ctx->notified, memory_order_relaxed))
-            return true;
-        if (i % 64 == 0) {
-            gint64 now = g_get_monotonic_time();
-
-            if (deadline == 0)
-                deadline = now + AIO_POLL_SPIN_NS / 1000;
-            else if (now >= deadline)
-                return false;
-        }
-    }
+    return aio_spin(aio_work_arrived, ctx, last, AIO_POLL_SPIN_NS);
 }
 
 bool

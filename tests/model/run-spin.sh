@@ -5,19 +5,26 @@
 #
 # Each line of CONFIGS below is one exhaustive Spin run (pan compiled with
 # -DSAFETY -DCOLLAPSE: assertions and invalid end states, full state space):
-#   pass  the model of gaio as implemented, over one family of races (the
-#         producers' menus MENU0/MENU1 and the options of gaio.pml): 0 errors,
-#         and the search must be complete;
-#   fail  a deliberately broken variant (-DBROKEN_x) of a pass configuration:
-#         Spin must report an error, the property it names must be the one
-#         expected, and the pass configuration it derives from must pass (so
-#         the error is the variant's).
+#   pass  the model of gaio as implemented (BH words with holds and ORPHAN,
+#         notify_me bits ARMED|LONG|GAP, sleeping on a gap, the GSource's
+#         reclaim), over one family of races (the producers' menus
+#         MENU0/MENU1, their numbers of operations NOPS0/NOPS1, the owner's
+#         style and the options of gaio.pml): 0 errors, and the search must be
+#         complete. The properties: no lost wakeup (normal BHs, aio_notify(),
+#         a gap's link, idle BHs past the idle bound), no busy-wait on a gap,
+#         no use after free by any producer step (a callback deleting its own
+#         BH while producers schedule it), the pending periods, FIFO pops;
+#   fail  a deliberately broken variant (-DBROKEN_x) of a pass configuration,
+#         most of them earlier protocols: Spin must report an error, the
+#         property it names must be the one expected, and the pass
+#         configuration it derives from must pass (so the error is the
+#         variant's).
 # Then every "Model: tests/model/gaio.pml @tag" named in gaio/ must be a tag of
 # the model (a comment "@tag" in it), so the C and the model stay in step.
 #
 # Environment: SPIN, CC (default spin, cc); SPIN_JOBS parallel runs (default 2);
 # SPIN_MEMLIM megabytes per run (default 1800); SPIN_DEFINES added to every
-# run (e.g. -DIDLE_PUSH_RECHECK=1).
+# run (e.g. -DWEAK).
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 set -u
@@ -35,18 +42,25 @@ extra=${SPIN_DEFINES:-}
 # fail; name; property that must fail (a regex); base pass configuration;
 #       defines added to the base's
 CONFIGS=(
-  # Both producers schedule, schedule_idle and cancel BH 1.
-  "pass;same-bh-races;-DMENU0=7 -DMENU1=7"
+  # Both producers schedule, schedule_idle and cancel BH 1 (producer 1 does
+  # one operation): once with blocking aio_poll() only, once with the
+  # GSource only.
+  "pass;same-bh-races-aio-poll;-DMENU0=7 -DMENU1=7 -DNOPS1=1 -DAIO_POLL_ONLY"
+  "pass;same-bh-races-gsource;-DMENU0=7 -DMENU1=7 -DNOPS1=1 -DGSOURCE_ONLY"
   # Producer 0 schedules BH 2, whose callback reschedules it; producer 1
-  # schedules BH 3 idle (a push that wakes nobody) and deletes it.
-  "pass;own-bhs-gap-delete-callback;-DMENU0=8 -DMENU1=48"
+  # schedules BH 3 idle and deletes it (a push that wakes a gap sleeper only).
+  "pass;own-bhs-gap-delete-callback;-DMENU0=8 -DMENU1=48 -DNOPS0=1"
   # aio_notify(), cancel, and a delete of a BH that may be pending normal.
-  "pass;notify-cancel-delete;-DMENU0=37 -DMENU1=41"
+  "pass;notify-cancel-delete;-DMENU0=37 -DMENU1=41 -DNOPS0=1 -DAIO_POLL_ONLY"
   # The relaxed loads of notified / notify_me and accept's pre-check, stale.
-  "pass;weak-reads;-DWEAK -DMENU0=33 -DMENU1=1"
+  "pass;weak-reads;-DWEAK -DMENU0=33 -DMENU1=1 -DNOPS1=1 -DAIO_POLL_ONLY"
   # GLib skipping check and dispatch (a higher-priority source), and
   # non-blocking aio_poll() calls.
-  "pass;glib-skip-nonblocking;-DGLIB_SKIP -DNONBLOCKING -DMENU0=1 -DMENU1=17"
+  "pass;glib-skip-nonblocking;-DGLIB_SKIP -DNONBLOCKING -DMENU0=1 -DMENU1=17 -DNOPS=1"
+  # BH 1's callback deletes BH 1 while both producers schedule it, normal
+  # and idle (one operation each): holds, ORPHAN, the pass and the
+  # reclaim freeing it.
+  "pass;callback-deletes-own-bh;-DCB_DELETE -DMENU0=3 -DMENU1=3 -DNOPS=1"
   "fail;broken-no-fc;no_lost_wakeup;notify-cancel-delete;-DBROKEN_NO_FC"
   "fail;broken-no-linking;no_lost_wakeup;own-bhs-gap-delete-callback;-DBROKEN_NO_LINKING"
   "fail;broken-no-notified;no_lost_(wakeup|notify);notify-cancel-delete;-DBROKEN_NO_NOTIFIED"
@@ -54,7 +68,16 @@ CONFIGS=(
   "fail;broken-delete-split;no_use_after_free;own-bhs-gap-delete-callback;-DBROKEN_DELETE_SPLIT"
   "fail;broken-push-on-kind;not_queued_twice;notify-cancel-delete;-DBROKEN_PUSH_ON_KIND"
   "fail;broken-late-clear;coalesced_into_pending;notify-cancel-delete;-DBROKEN_LATE_CLEAR"
-  "fail;broken-no-idle-recheck;no_lost_wakeup;same-bh-races;-DIDLE_PUSH_RECHECK=0"
+  "fail;broken-no-hold;no_use_after_free;callback-deletes-own-bh;-DBROKEN_NO_HOLD"
+  # Coalescing as a no-op RMW before the hold (the first version of holds):
+  # when the BH stopped being pending in between, the hold came too late.
+  "fail;broken-coalesce-unheld;no_use_after_free;callback-deletes-own-bh;-DBROKEN_COALESCE_UNHELD"
+  # (producer 0 may also schedule BH 2 idle: an owner sleeping with the idle
+  # bound, which an idle push does not wake)
+  "fail;broken-idle-no-recheck;no_lost_wakeup;same-bh-races-aio-poll;-DBROKEN_IDLE_NO_RECHECK -UMENU0 -DMENU0=23"
+  "fail;broken-no-gap-wake;no_lost_wakeup;notify-cancel-delete;-DBROKEN_NO_GAP_WAKE"
+  "fail;broken-spin-on-gap;no_busy_wait_on_gap;same-bh-races-aio-poll;-DBROKEN_SPIN_ON_GAP"
+  "fail;broken-idle-no-wake;no_lost_idle_wakeup;same-bh-races-aio-poll;-DBROKEN_IDLE_NO_WAKE"
 )
 
 if ! command -v "$spin" > /dev/null; then
