@@ -18,10 +18,11 @@
  * on, a schedule touches the BH's memory only while it holds it, or as the
  * push that is its last access. The common case needs no hold: a
  * compare-and-swap from "not queued, not pending" claims the BH and the push
- * is the last access. Everything else (coalescing into a pending BH, a queued
- * leftover, an idle BH upgraded, a race) first adds a hold, sets its bits one
- * at a time, pushes if it set QUEUED, and drops the hold; the word that drop
- * returns tells what to wake for. (A delete whose write comes before a
+ * is the last access. Coalescing into a pending BH is one compare-and-swap
+ * that writes the word back unchanged, its only write. Everything else (a
+ * queued leftover, an idle BH upgraded, a race) first adds a hold, sets its
+ * bits one at a time, pushes if it set QUEUED, and drops the hold; the word
+ * that drop returns tells what to wake for. (A delete whose write comes before a
  * schedule's first write is ordered before that schedule: scheduling after a
  * delete is the caller's bug, which nothing could make safe, since the
  * schedule's first access may come after the free.) An idle schedule
@@ -268,7 +269,18 @@ bh_make_pending(AioContext *ctx, QEMUBH *bh, unsigned kind)
         return bh_release(ctx, bh, true);
     }
 
-    /* 2. Everything else, coalescing included: under a hold. */
+    /* 2. Coalesced: pending as @kind already, or normal (which wins over an
+     * idle schedule). One compare-and-swap that writes the word back as it
+     * was: it succeeds only if the BH is still pending, and then it is the
+     * call's one write, before the run that clears the bit (B3: that run
+     * sees what the caller wrote before). A failed one writes nothing. */
+    /* Model: tests/model/gaio.pml @sched_coalesce. */
+    if ((cur & (kind | BH_NORMAL)) && !(cur & BH_DELETED) &&
+        atomic_compare_exchange_strong_explicit(&bh->flags, &cur, cur, memory_order_seq_cst,
+                                                memory_order_relaxed))
+        return 0;
+
+    /* 3. Everything else: under a hold. */
     return bh_make_pending_held(ctx, bh, kind);
 }
 

@@ -224,20 +224,6 @@ test_upgrade_of_idle_bh_held(void)
 }
 
 static void
-test_coalesced_schedule_held(void)
-{
-    Victim v = {0};
-    AioContext *ctx = context_with_victim(&v);
-
-    g_test_summary("B10: qemu_bh_schedule() of a BH already pending coalesces under "
-                   "a hold: held there while the BH runs and its callback deletes "
-                   "it, the schedule's release never touches freed memory");
-    qemu_bh_schedule(v.bh);
-    check_schedule_held_while_callback_deletes(ctx, &v, OP_SCHEDULE,
-                                               GAIO_PAUSE_SCHEDULE_VISIBLE);
-}
-
-static void
 test_idle_schedule_of_leftover_held(void)
 {
     Victim v = {0};
@@ -511,8 +497,6 @@ main(int argc, char **argv)
                     test_normal_schedule_of_leftover_held);
     g_test_add_func("/races/B10/upgrade-of-idle-bh-held-while-callback-deletes",
                     test_upgrade_of_idle_bh_held);
-    g_test_add_func("/races/B10/coalesced-schedule-held-while-callback-deletes",
-                    test_coalesced_schedule_held);
     g_test_add_func("/races/B10/idle-schedule-of-leftover-held-while-callback-deletes",
                     test_idle_schedule_of_leftover_held);
     g_test_add_func("/races/W1/aio-poll-sleeps-while-producer-held-at-gap",

@@ -23,9 +23,12 @@
  *     bh_make_pending(kind): the CAS from "not queued, pending nor deleted"
  *     to QUEUED|kind (+ a hold if idle) and the push (@sched_cas); a normal
  *     schedule is then done, an idle one drops its hold (@sched_release) and
- *     wakes for what the word it got back says. Or the slow path: the hold
- *     (@sched_hold), the call's first write; if the word it returns shows
- *     the BH pending as kind or normal, coalesced; else, if not deleted, bts
+ *     wakes for what the word it got back says. Or coalescing: a CAS that
+ *     writes the word back unchanged, possible only while the BH shows
+ *     pending as kind or normal (@sched_coalesce; a failed CAS writes nothing
+ *     and leads to the slow path). Or the slow path: the hold (@sched_hold),
+ *     the call's first write; if the word it returns shows the BH pending
+ *     as kind or normal, coalesced; else, if not deleted, bts
  *     kind (@sched_bts_kind: a clear bit owes a wake for kind), bts QUEUED
  *     (@sched_bts_queued: a clear bit means push); then the release; the
  *     last holder of an ORPHAN pushes it again (@orphan_push) and wakes a gap
@@ -473,6 +476,13 @@ inline make_pending(b, kind)
             release(b)
 #endif
         fi
+    /* Coalesced: the CAS that writes the word back unchanged succeeds only
+     * while the BH shows pending as kind (or normal); a failed one writes
+     * nothing and is the same as not taking this branch (the hold below). */
+    :: atomic { !gdead[b] && (flags[b] & (kind | F_NORMAL)) && !(flags[b] & F_DELETED) ->
+        alive(b);                               /* @sched_coalesce */
+        ENQ;
+        CHECK(coalesced_into_pending, gpend[b]) }
 #ifdef BROKEN_COALESCE_UNHELD
     /* The protocol before: coalescing as one no-op RMW without a hold, and,
      * if the BH was not pending any more (the relaxed load before may be
