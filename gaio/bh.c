@@ -480,13 +480,36 @@ bh_pass_run(AioContext *ctx)
     return progress;
 }
 
+/* True if the first BH in the queue (past the stub) is pending: a pass will
+ * take it, and a reclaim stops there. Reads only: popping would make the
+ * owner exchange `last` for the stub and fight the producers for its line. */
+static bool
+bh_queue_front_pending(MpscQueue *queue)
+{
+    MpscNode *front = queue->first;
+    unsigned flags;
+
+    if (front == &queue->stub) {
+        /* Pairs with the release link store in mpsc_queue_push(). */
+        front = atomic_load_explicit(&front->next, memory_order_acquire);
+        if (front == NULL)
+            return true; /* empty (or a gap): nothing to reclaim now */
+    }
+    flags = atomic_load_explicit(&bh_from_node(front)->flags, memory_order_relaxed);
+    return (flags & BH_PENDING) && !(flags & BH_DELETED);
+}
+
 void
 bh_queue_reclaim(AioContext *ctx)
 {
     MpscQueue *queue = &ctx->bh_queue;
 
     for (;;) {
-        MpscNode *node = mpsc_queue_pop(queue);
+        MpscNode *node;
+
+        if (bh_queue_front_pending(queue))
+            return;
+        node = mpsc_queue_pop(queue);
 
         /* Model: tests/model/gaio.pml @reclaim. */
         if (node == NULL)
