@@ -5,6 +5,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <signal.h>
@@ -274,4 +275,59 @@ gaio_test_context_new(void)
     g_assert_no_error(error);
     g_assert_nonnull(ctx);
     return ctx;
+}
+
+/* A thread that runs a context until told to stop: blocking aio_poll()
+ * calls, or blocking iterations of @mc when it is not NULL. */
+typedef struct {
+    AioContext *ctx;
+    GMainContext *mc; /* NULL: the owner runs aio_poll() */
+    pthread_t thread_id;
+    pid_t tid; /* for gaio_test_wait_until_sleeping() */
+    atomic_bool started;
+    atomic_bool stop;
+    atomic_uint iterations;
+} GaioTestOwner;
+
+static inline gpointer
+gaio_test_owner_thread(gpointer data)
+{
+    GaioTestOwner *o = data;
+
+    o->thread_id = pthread_self();
+    o->tid = gaio_test_tid();
+    atomic_store(&o->started, true);
+    while (!atomic_load(&o->stop)) {
+        if (o->mc != NULL)
+            g_main_context_iteration(o->mc, TRUE);
+        else
+            aio_poll(o->ctx, true);
+        atomic_fetch_add(&o->iterations, 1);
+    }
+    return NULL;
+}
+
+/* Starts the owner thread; returns once it runs (tid and thread_id set). */
+static inline GThread *
+gaio_test_owner_start(GaioTestOwner *o, AioContext *ctx, GMainContext *mc)
+{
+    GThread *thread;
+
+    o->ctx = ctx;
+    o->mc = mc;
+    atomic_init(&o->started, false);
+    atomic_init(&o->stop, false);
+    atomic_init(&o->iterations, 0);
+    thread = g_thread_new("owner", gaio_test_owner_thread, o);
+    while (!atomic_load(&o->started))
+        sched_yield();
+    return thread;
+}
+
+static inline void
+gaio_test_owner_stop(GaioTestOwner *o, GThread *thread)
+{
+    atomic_store(&o->stop, true);
+    aio_notify(o->ctx);
+    g_thread_join(thread);
 }

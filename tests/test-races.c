@@ -371,55 +371,23 @@ test_gap_main_context(void)
 
 /* ------------------------------------------------------------------- B7 */
 
-typedef struct {
-    AioContext *ctx;
-    GMainContext *mc; /* NULL: aio_poll() */
-    atomic_int tid;
-    atomic_bool stop;
-    atomic_uint iterations;
-} Owner;
-
-static gpointer
-owner_main(gpointer data)
-{
-    Owner *o = data;
-
-    atomic_store(&o->tid, gaio_test_tid());
-    if (o->mc != NULL)
-        g_main_context_push_thread_default(o->mc);
-    while (!atomic_load(&o->stop)) {
-        if (o->mc != NULL)
-            g_main_context_iteration(o->mc, TRUE);
-        else
-            aio_poll(o->ctx, true);
-        atomic_fetch_add(&o->iterations, 1);
-    }
-    if (o->mc != NULL)
-        g_main_context_pop_thread_default(o->mc);
-    return NULL;
-}
-
 /* The owner sleeps with no deadline; another thread schedules an idle BH.
  * The BH must run promptly (B7 says within about 10 ms; the test allows 2 s
  * of a loaded machine, where a sleeper never woken fails). */
 static void
 check_idle_schedule_wakes_sleeper(AioContext *ctx, GMainContext *mc)
 {
-    Owner o = {.ctx = ctx, .mc = mc};
+    GaioTestOwner o;
     Victim v = {0};
     GThread *owner;
     bool ran;
 
     v.bh = aio_bh_new(ctx, victim_cb, &v);
-    owner = g_thread_new("owner", owner_main, &o);
-    while (atomic_load(&o.tid) == 0)
-        g_usleep(100);
-    gaio_test_wait_until_sleeping(atomic_load(&o.tid));
+    owner = gaio_test_owner_start(&o, ctx, mc);
+    gaio_test_wait_until_sleeping(o.tid);
     qemu_bh_schedule_idle(v.bh);
     ran = gaio_test_wait_within(&v.runs, 1, 2 * G_TIME_SPAN_SECOND);
-    atomic_store(&o.stop, true);
-    aio_notify(ctx);
-    g_thread_join(owner);
+    gaio_test_owner_stop(&o, owner);
     g_assert_true(ran);
     g_assert_cmpuint(atomic_load(&v.runs), ==, 1);
     qemu_bh_delete(v.bh);
