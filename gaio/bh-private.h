@@ -10,8 +10,9 @@
 
 /* Where the BH queue stands, as seen by the context's thread. */
 typedef enum {
-    BH_QUEUE_EMPTY,          /* nothing queued */
-    BH_QUEUE_GARBAGE,        /* only cancelled or deleted BHs: a pass frees them */
+    /* Nothing queued, or only leftovers (cancelled or deleted BHs): neither
+     * is a reason to stay awake (G3). */
+    BH_QUEUE_NOTHING_PENDING,
     BH_QUEUE_IDLE_PENDING,   /* idle BHs pending, no normal one */
     BH_QUEUE_NORMAL_PENDING, /* a normal BH is pending */
 } BHQueueState;

@@ -171,6 +171,15 @@ bh_test_and_set(QEMUBH *bh, unsigned bit)
 #endif
 }
 
+/* True if a schedule as @kind finding the word @flags coalesces: the BH is
+ * pending as @kind already, or as normal (which wins over an idle schedule),
+ * and its run is still to start. */
+static inline bool
+bh_coalesces(unsigned flags, unsigned kind)
+{
+    return (flags & (kind | BH_NORMAL)) && !(flags & BH_DELETED);
+}
+
 /* What a push or a new pending state must wake the owner for (a mask of
  * notify_me bits, notify-private.h), given the BH's word. */
 static inline unsigned
@@ -225,10 +234,7 @@ bh_make_pending_held(AioContext *ctx, QEMUBH *bh, unsigned kind)
      * wrote before, B3), and pairs with bh_claim() for the hold. */
     /* Model: tests/model/gaio.pml @sched_hold. */
     old = atomic_fetch_add_explicit(&bh->flags, BH_HOLD_ONE, memory_order_seq_cst);
-    if ((old & (kind | BH_NORMAL)) && !(old & BH_DELETED)) {
-        /* Coalesced: pending as @kind already, or normal (which wins over an
-         * idle schedule). Its run is still to start. */
-    } else if (!(old & BH_DELETED)) {
+    if (!bh_coalesces(old, kind) && !(old & BH_DELETED)) {
         /* Model: tests/model/gaio.pml @sched_bts_kind. */
         if (!bh_test_and_set(bh, kind_bit))
             wake = kind == BH_NORMAL ? AIO_WAKE_FOR_NORMAL : AIO_WAKE_FOR_IDLE;
@@ -275,7 +281,7 @@ bh_make_pending(AioContext *ctx, QEMUBH *bh, unsigned kind)
      * call's one write, before the run that clears the bit (B3: that run
      * sees what the caller wrote before). A failed one writes nothing. */
     /* Model: tests/model/gaio.pml @sched_coalesce. */
-    if ((cur & (kind | BH_NORMAL)) && !(cur & BH_DELETED) &&
+    if (bh_coalesces(cur, kind) &&
         atomic_compare_exchange_strong_explicit(&bh->flags, &cur, cur, memory_order_seq_cst,
                                                 memory_order_relaxed))
         return 0;
@@ -541,7 +547,7 @@ bh_queue_state(AioContext *ctx, MpscNode **gap)
      * exchanged before this is looked at, or reported as a gap. */
     /* Model: tests/model/gaio.pml inline queue_state, @qs_last. */
     MpscNode *last = mpsc_queue_last(queue);
-    BHQueueState state = BH_QUEUE_EMPTY;
+    BHQueueState state = BH_QUEUE_NOTHING_PENDING;
 
     *gap = NULL;
     for (MpscNode *node = queue->first;; ) {
@@ -558,8 +564,6 @@ bh_queue_state(AioContext *ctx, MpscNode **gap)
                 return BH_QUEUE_NORMAL_PENDING;
             if ((flags & BH_PENDING) && !(flags & BH_DELETED))
                 state = BH_QUEUE_IDLE_PENDING;
-            else if (state == BH_QUEUE_EMPTY)
-                state = BH_QUEUE_GARBAGE;
         }
         if (node == last)
             return state;
@@ -608,8 +612,7 @@ aio_bh_update_timeout(AioContext *ctx, uint32_t *timeout_ms)
     case BH_QUEUE_IDLE_PENDING:
         *timeout_ms = MIN(*timeout_ms, AIO_IDLE_BH_TIMEOUT_MS);
         return;
-    case BH_QUEUE_EMPTY:
-    case BH_QUEUE_GARBAGE:
+    case BH_QUEUE_NOTHING_PENDING:
     default:
         /* What lies behind a producer still linking is unknown: look again
          * within the idle bound rather than spin on it (W1). */

@@ -35,8 +35,7 @@ aio_look(AioContext *ctx)
     case BH_QUEUE_IDLE_PENDING:
         look.timeout_ns = AIO_IDLE_BH_TIMEOUT_NS;
         break;
-    case BH_QUEUE_EMPTY:
-    case BH_QUEUE_GARBAGE:
+    case BH_QUEUE_NOTHING_PENDING:
     default:
         look.timeout_ns = -1;
         break;
