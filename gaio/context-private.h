@@ -3,6 +3,7 @@
  * Who touches what:
  *  - producers (any thread, signal handlers): bh_queue.last, notified, notify_me
  *    (read), the BH flags;
+ *  - any thread, under their locks: the handlers and the timers;
  *  - the context's thread (the owner): everything else.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -16,7 +17,10 @@
 
 #include <gaio/gaio.h>
 
+#include "fd-handler-private.h"
+#include "fdmon-private.h"
 #include "mpsc-queue-private.h"
+#include "timer-private.h"
 
 /* Where a context's BHs live (bh-slab.c). */
 typedef struct BHSlab BHSlab;
@@ -59,6 +63,16 @@ struct _AioContext {
     int wakeup_fd;
     gpointer wakeup_tag;
 
+    /* --- fd handlers (fd-handler.c) and the monitor (fdmon-*.c) --- */
+    const FdMonOps *fdmon;
+    /* Readable while a watch is ready: what aio_poll() and GLib sleep on. */
+    int fdmon_fd;
+    gpointer fdmon_tag;
+    AioHandlers handlers;
+
+    /* --- timers (timer.c) --- */
+    AioTimers timers;
+
     /* --- who runs the context (context.c, C5) --- */
     char pad_owner[GAIO_CACHELINE];
     void *_Atomic owner;
@@ -80,6 +94,10 @@ typedef struct {
  * own, even briefly, would disturb GLib (C5). */
 bool aio_context_enter(AioContext *ctx, AioContextEntry *entry);
 void aio_context_leave(AioContext *ctx, AioContextEntry *entry);
+
+/* True if the calling thread is inside aio_poll(), aio_bh_poll() or a
+ * GSource callback of @ctx. */
+bool aio_context_is_owner(AioContext *ctx);
 
 /* Set by aio_context_new(); the GSource's prepare, check, dispatch, finalize. */
 extern GSourceFuncs aio_context_source_funcs;

@@ -29,14 +29,23 @@ aio_context_new(GError **error)
     source = g_source_new(&aio_context_source_funcs, sizeof(AioContext));
     ctx = (AioContext *)source;
     ctx->wakeup_fd = -1;
+    ctx->fdmon = &fdmon_epoll_ops;
+    ctx->fdmon_fd = -1;
     bh_context_init(ctx);
+    aio_handlers_init(ctx);
+    timers_init(ctx);
     atomic_init(&ctx->owner, NULL);
     ctx->owner_depth = 0;
-    if (!aio_wakeup_init(ctx, error)) {
+    /* Finalize undoes whatever part of this succeeded. */
+    if (!aio_wakeup_init(ctx, error) || !ctx->fdmon->init(ctx, error) ||
+        !timers_open(ctx, error)) {
         g_source_unref(source);
         return NULL;
     }
+    /* GLib polls two fds per context, whatever the number of handlers and
+     * timers (G6): the wakeup eventfd and the monitor's. */
     ctx->wakeup_tag = g_source_add_unix_fd(source, ctx->wakeup_fd, G_IO_IN);
+    ctx->fdmon_tag = g_source_add_unix_fd(source, ctx->fdmon_fd, G_IO_IN);
     g_source_set_name(source, "AioContext");
     /* A source that cannot recurse has its fds removed from the poll set and
      * added back around every dispatch, two wakeups of GLib's own each time;
@@ -53,6 +62,9 @@ aio_context_finalize(GSource *source)
     AioContext *ctx = (AioContext *)source;
 
     bh_context_finalize(ctx);
+    aio_handlers_finalize(ctx);
+    timers_finalize(ctx);
+    ctx->fdmon->cleanup(ctx);
     aio_wakeup_cleanup(ctx);
 }
 
@@ -130,6 +142,13 @@ aio_context_leave(AioContext *ctx, AioContextEntry *entry)
     if (--ctx->owner_depth == 0)
         /* Pairs with the acquire in aio_context_enter(). */
         atomic_store_explicit(&ctx->owner, NULL, memory_order_release);
+}
+
+bool
+aio_context_is_owner(AioContext *ctx)
+{
+    /* Relaxed: only this thread stores its own identity there. */
+    return atomic_load_explicit(&ctx->owner, memory_order_relaxed) == &thread_identity;
 }
 
 AioContext *

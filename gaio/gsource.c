@@ -10,8 +10,10 @@
 
 #include "bh-private.h"
 #include "context-private.h"
+#include "fd-handler-private.h"
 #include "notify-private.h"
 #include "poll-private.h"
+#include "timer-private.h"
 
 void aio_context_finalize(GSource *source);
 
@@ -41,6 +43,12 @@ aio_source_wakeup_readable(AioContext *ctx)
     return (g_source_query_unix_fd(&ctx->source, ctx->wakeup_tag) & G_IO_IN) != 0;
 }
 
+static bool
+aio_source_monitor_readable(AioContext *ctx)
+{
+    return (g_source_query_unix_fd(&ctx->source, ctx->fdmon_tag) & G_IO_IN) != 0;
+}
+
 static gboolean
 aio_source_check(GSource *source)
 {
@@ -51,11 +59,13 @@ aio_source_check(GSource *source)
 
     if (!aio_context_enter(ctx, &entry))
         return FALSE;
-    /* Ready for a pending BH, not for leftovers (G3) nor for a gap: a gap
-     * sleeper is woken by the link (W1). */
+    /* Ready for a pending BH, a ready handler, an expired timer; not for
+     * leftovers (G3) nor for a gap: a gap sleeper is woken by the link (W1). */
     /* Model: tests/model/gaio.pml @gs_check, @gs_check_notified, @gs_check_queue. */
     aio_notify_disarm(ctx);
-    ready = aio_source_wakeup_readable(ctx) || aio_notify_pending(ctx);
+    ready = aio_source_wakeup_readable(ctx) || aio_notify_pending(ctx) ||
+            aio_source_monitor_readable(ctx) || aio_handlers_always_ready(ctx) ||
+            timers_timeout_ns(ctx) == 0;
     if (!ready) {
         BHQueueState state = bh_queue_state(ctx, &gap);
 
@@ -78,7 +88,10 @@ aio_source_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
     if (aio_source_wakeup_readable(ctx))
         aio_wakeup_clear(ctx);
     aio_notify_accept(ctx);
+    /* One pass: BHs, then ready handlers, then expired timers (G4). */
     bh_pass_run(ctx);
+    aio_handlers_pass(ctx, aio_source_monitor_readable(ctx));
+    timers_pass(ctx);
     aio_context_leave(ctx, &entry);
     return G_SOURCE_CONTINUE;
 }

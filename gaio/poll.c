@@ -1,4 +1,5 @@
-/* poll.c: aio_poll(), running a context on its own (SPEC P1-P3).
+/* poll.c: aio_poll(), running a context on its own (SPEC P1-P3), and the
+ * look before any sleep, shared with the GSource.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -11,8 +12,10 @@
 
 #include "bh-private.h"
 #include "context-private.h"
+#include "fd-handler-private.h"
 #include "notify-private.h"
 #include "poll-private.h"
+#include "timer-private.h"
 
 /* What the owner's look at its context says about sleeping. */
 typedef struct {
@@ -25,8 +28,10 @@ aio_look(AioContext *ctx)
 {
     AioLook look = {.timeout_ns = 0, .gap = NULL};
 
+    int64_t timer_ns;
+
     /* Model: tests/model/gaio.pml inline compute_timeout, @ct_notified. */
-    if (aio_notify_pending(ctx))
+    if (aio_notify_pending(ctx) || aio_handlers_always_ready(ctx))
         return look;
     switch (bh_queue_state(ctx, &look.gap)) {
     case BH_QUEUE_NORMAL_PENDING:
@@ -40,6 +45,11 @@ aio_look(AioContext *ctx)
         look.timeout_ns = -1;
         break;
     }
+    /* Handlers' fds and the timerfds need no bits: they end the sleep
+     * through the monitor's fd, which every sleep polls. */
+    timer_ns = timers_timeout_ns(ctx);
+    if (timer_ns >= 0 && (look.timeout_ns < 0 || timer_ns < look.timeout_ns))
+        look.timeout_ns = timer_ns;
     return look;
 }
 
@@ -134,6 +144,7 @@ aio_prepare_to_sleep(AioContext *ctx)
         }
     }
     ctx->gap_seen = look.gap;
+    timers_program_for_sleep(ctx);
     if (look.gap != NULL && (look.timeout_ns < 0 || look.timeout_ns > AIO_GAP_SLEEP_NS))
         return AIO_GAP_SLEEP_NS;
     return look.timeout_ns;
@@ -150,11 +161,17 @@ aio_timeout_ns_to_ms(int64_t timeout_ns)
     return (int)MIN(ms, (int64_t)INT_MAX);
 }
 
-/* Sleeps on the wakeup fd for at most @timeout_ns (-1: until woken). */
-static void
+/* Sleeps on the wakeup fd and the monitor's for at most @timeout_ns (-1:
+ * until woken). True if the monitor's fd is readable: a handler's fd is
+ * ready or a timerfd fired. The ppoll() timeout is only a backstop for
+ * timers (it pays the thread's timer slack); their timerfd wakes it in time. */
+static bool
 aio_sleep(AioContext *ctx, int64_t timeout_ns)
 {
-    struct pollfd pfd = {.fd = ctx->wakeup_fd, .events = POLLIN};
+    struct pollfd pfds[2] = {
+        {.fd = ctx->wakeup_fd, .events = POLLIN},
+        {.fd = ctx->fdmon_fd, .events = POLLIN},
+    };
     struct timespec ts, *tsp = NULL;
     int r;
 
@@ -164,11 +181,15 @@ aio_sleep(AioContext *ctx, int64_t timeout_ns)
         tsp = &ts;
     }
     /* Model: tests/model/gaio.pml @sleep_wake, @sleep_clear, @sleep_timeout. */
-    r = ppoll(&pfd, 1, tsp, NULL);
-    if (r > 0 && (pfd.revents & POLLIN))
+    r = ppoll(pfds, G_N_ELEMENTS(pfds), tsp, NULL);
+    if (r < 0) {
+        if (errno != EINTR)
+            g_critical("AioContext %p: ppoll() failed: %s", (void *)ctx, g_strerror(errno));
+        return false;
+    }
+    if (pfds[0].revents & POLLIN)
         aio_wakeup_clear(ctx);
-    else if (r < 0 && errno != EINTR)
-        g_critical("AioContext %p: ppoll() failed: %s", (void *)ctx, g_strerror(errno));
+    return (pfds[1].revents & POLLIN) != 0;
 }
 
 static bool
@@ -200,6 +221,7 @@ aio_poll(AioContext *ctx, bool blocking)
 {
     AioContextEntry entry;
     int64_t timeout_ns = 0;
+    bool slept = false, monitor_ready = false;
     bool progress;
 
     g_return_val_if_fail(ctx != NULL, false);
@@ -212,13 +234,23 @@ aio_poll(AioContext *ctx, bool blocking)
     if (blocking && !(ctx->poll_made_progress && aio_spin_for_work(ctx))) {
         timeout_ns = aio_prepare_to_sleep(ctx);
         if (timeout_ns != 0) {
-            aio_sleep(ctx, timeout_ns);
+            monitor_ready = aio_sleep(ctx, timeout_ns);
+            slept = true;
             aio_notify_disarm(ctx);
         }
     }
     /* Model: tests/model/gaio.pml @poll_accept, then inline pass. */
     aio_notify_accept(ctx);
+    /* One pass: BHs, then ready handlers, then expired timers (P1). */
     progress = bh_pass_run(ctx) != 0;
+    /* Without a sleep nobody polled the monitor: ask it, if it watches any
+     * handler (the timers part reads the clocks itself). */
+    if (!slept)
+        monitor_ready = aio_handlers_monitored(ctx);
+    if (aio_handlers_pass(ctx, monitor_ready))
+        progress = true;
+    if (timers_pass(ctx))
+        progress = true;
     ctx->poll_made_progress = progress;
     aio_context_leave(ctx, &entry);
     /* May finalize @ctx: nothing touches it after this. */

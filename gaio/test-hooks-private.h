@@ -41,3 +41,20 @@ extern GaioPauseHook _Atomic gaio_test_pause_hook;
 #else
 #define GAIO_TEST_PAUSE(point, object) ((void)0)
 #endif
+
+/* Fault points: a system call the test makes fail, once, with an errno. */
+typedef enum {
+    /* epoll_ctl() adding or changing a watch (fdmon-epoll.c, F3). */
+    GAIO_FAULT_EPOLL_CTL,
+    GAIO_FAULT_N_POINTS,
+} GaioFaultPoint;
+
+#ifdef GAIO_TEST_HOOKS
+/* The errno the next call at each point fails with; 0: none. */
+extern atomic_int gaio_test_fault_errno[GAIO_FAULT_N_POINTS];
+
+/* 0, or the errno to fail with (taken: the next call succeeds again). */
+#define GAIO_TEST_FAULT(point) atomic_exchange(&gaio_test_fault_errno[(point)], 0)
+#else
+#define GAIO_TEST_FAULT(point) 0
+#endif

@@ -8,3 +8,4 @@
 #include "test-hooks-private.h"
 
 GaioPauseHook _Atomic gaio_test_pause_hook;
+atomic_int gaio_test_fault_errno[GAIO_FAULT_N_POINTS];

@@ -10,5 +10,8 @@
 #include <gaio/gaio-version-macros.h>
 #include <gaio/aio-context.h>
 #include <gaio/bh.h>
+#include <gaio/event-notifier.h>
+#include <gaio/fd-handler.h>
+#include <gaio/timer.h>
 
 #undef GAIO_INSIDE

@@ -1,0 +1,309 @@
+/* fd-handler.c: aio_set_fd_handler(), aio_set_event_notifier() and the
+ * handlers part of a pass (SPEC F1-F3, P1, G4).
+ *
+ * A handler is immutable once registered: changing an fd's callbacks
+ * registers a new handler and removes the old one. A removed handler is
+ * marked deleted (never called afterwards, F2) and freed when no pass walks
+ * any more, so a pass holding a ready event for it reads valid memory.
+ * Registration takes the handlers' lock, so it may come from any thread, as
+ * in QEMU; passes take it only to collect and to finish.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <errno.h>
+
+#include "context-private.h"
+#include "fd-handler-private.h"
+#include "timer-private.h"
+
+struct AioHandler {
+    AioWatch watch; /* first: a collect hands back &watch */
+    IOHandler *io_read;
+    IOHandler *io_write;
+    AioPollFn *io_poll;
+    IOHandler *io_poll_ready;
+    void *opaque;
+    /* Set by aio_set_event_notifier(): io_read gets the notifier. */
+    EventNotifierHandler *notifier_read;
+    /* Release store on removal, acquire load in a pass: F2. */
+    atomic_bool deleted;
+    bool is_always_ready;
+    AioHandler *next; /* in always_ready or deleted */
+};
+
+void
+aio_handlers_init(AioContext *ctx)
+{
+    AioHandlers *hs = &ctx->handlers;
+
+    g_mutex_init(&hs->lock);
+    hs->by_fd = g_hash_table_new(g_direct_hash, g_direct_equal);
+    hs->always_ready = NULL;
+    hs->deleted = NULL;
+    hs->walkers = 0;
+    atomic_init(&hs->n_monitored, 0);
+    atomic_init(&hs->n_always_ready, 0);
+}
+
+static void
+handler_list_remove(AioHandler **list, AioHandler *h)
+{
+    for (AioHandler **p = list; *p != NULL; p = &(*p)->next) {
+        if (*p == h) {
+            *p = h->next;
+            return;
+        }
+    }
+}
+
+/* Lock held. Unregisters @h; frees it now, or after the last walking pass. */
+static void
+handler_unregister(AioContext *ctx, AioHandler *h)
+{
+    AioHandlers *hs = &ctx->handlers;
+
+    g_hash_table_remove(hs->by_fd, GINT_TO_POINTER(h->watch.fd));
+    if (h->is_always_ready) {
+        handler_list_remove(&hs->always_ready, h);
+        atomic_fetch_sub_explicit(&hs->n_always_ready, 1, memory_order_relaxed);
+    } else {
+        ctx->fdmon->remove(ctx, &h->watch);
+        atomic_fetch_sub_explicit(&hs->n_monitored, 1, memory_order_relaxed);
+    }
+    /* Release, pairs with the acquire in handler_dispatch(): a pass that
+     * still holds a ready event for @h skips it (F2). */
+    atomic_store_explicit(&h->deleted, true, memory_order_release);
+    if (hs->walkers == 0) {
+        g_free(h);
+    } else {
+        h->next = hs->deleted;
+        hs->deleted = h;
+    }
+}
+
+/* Lock held. Registers @h; false (and @h not registered) on a bad fd (F3). */
+static bool
+handler_register(AioContext *ctx, AioHandler *h)
+{
+    AioHandlers *hs = &ctx->handlers;
+    int err = ctx->fdmon->add(ctx, &h->watch);
+
+    if (err == EPERM) {
+        /* epoll refuses fds that are always ready (regular files,
+         * directories); poll() reports them ready, and so do we (F3). */
+        h->is_always_ready = true;
+        h->next = hs->always_ready;
+        hs->always_ready = h;
+        atomic_fetch_add_explicit(&hs->n_always_ready, 1, memory_order_relaxed);
+    } else if (err != 0) {
+        g_critical("aio_set_fd_handler: cannot watch fd %d: %s (errno %d)", h->watch.fd,
+                   g_strerror(err), err);
+        return false;
+    } else {
+        atomic_fetch_add_explicit(&hs->n_monitored, 1, memory_order_relaxed);
+    }
+    g_hash_table_insert(hs->by_fd, GINT_TO_POINTER(h->watch.fd), h);
+    return true;
+}
+
+static AioHandler *
+handler_new(int fd, IOHandler *io_read, IOHandler *io_write, AioPollFn *io_poll,
+            IOHandler *io_poll_ready, void *opaque)
+{
+    AioHandler *h = g_new0(AioHandler, 1);
+
+    h->watch.fd = fd;
+    h->watch.kind = AIO_WATCH_HANDLER;
+    h->watch.events = (io_read != NULL ? G_IO_IN : 0) | (io_write != NULL ? G_IO_OUT : 0);
+    h->io_read = io_read;
+    h->io_write = io_write;
+    h->io_poll = io_poll;
+    h->io_poll_ready = io_poll_ready;
+    h->opaque = opaque;
+    atomic_init(&h->deleted, false);
+    return h;
+}
+
+/* Replaces the handler of @fd with @h (NULL: removes it). */
+static void
+handlers_set(AioContext *ctx, int fd, AioHandler *h)
+{
+    AioHandlers *hs = &ctx->handlers;
+    AioHandler *old;
+    bool woke_always_ready = false;
+
+    g_mutex_lock(&hs->lock);
+    old = g_hash_table_lookup(hs->by_fd, GINT_TO_POINTER(fd));
+    if (old != NULL)
+        handler_unregister(ctx, old);
+    if (h != NULL) {
+        if (handler_register(ctx, h))
+            woke_always_ready = h->is_always_ready;
+        else
+            g_clear_pointer(&h, g_free);
+    }
+    g_mutex_unlock(&hs->lock);
+    /* A monitored fd wakes a sleeper through the monitor's fd by itself; an
+     * always-ready one must end a sleep that began before it existed (a
+     * registration from another thread). Not from the context's thread: a
+     * notify would make its next blocking aio_poll() return at once. */
+    if (woke_always_ready && !aio_context_is_owner(ctx))
+        aio_notify(ctx);
+}
+
+void
+aio_set_fd_handler(AioContext *ctx, int fd, IOHandler *io_read, IOHandler *io_write,
+                   AioPollFn *io_poll, IOHandler *io_poll_ready, void *opaque)
+{
+    g_return_if_fail(ctx != NULL);
+
+    if (io_read == NULL && io_write == NULL && io_poll == NULL)
+        handlers_set(ctx, fd, NULL);
+    else
+        handlers_set(ctx, fd, handler_new(fd, io_read, io_write, io_poll, io_poll_ready, opaque));
+}
+
+void
+aio_set_event_notifier(AioContext *ctx, EventNotifier *notifier, EventNotifierHandler *io_read,
+                       AioPollFn *io_poll, EventNotifierHandler *io_poll_ready)
+{
+    int fd;
+    AioHandler *h;
+
+    g_return_if_fail(ctx != NULL);
+    g_return_if_fail(notifier != NULL);
+
+    fd = event_notifier_get_fd(notifier);
+    if (io_read == NULL && io_poll == NULL) {
+        handlers_set(ctx, fd, NULL);
+        return;
+    }
+    /* The handler keeps the notifier's own callback type: no cast of a
+     * function pointer to another type, which calling through is undefined. */
+    h = handler_new(fd, NULL, NULL, io_poll, NULL, notifier);
+    h->notifier_read = io_read;
+    h->watch.events = io_read != NULL ? G_IO_IN : 0;
+    (void)io_poll_ready; /* kept by QEMU for adaptive polling; not used yet */
+    handlers_set(ctx, fd, h);
+}
+
+bool
+aio_handlers_always_ready(AioContext *ctx)
+{
+    /* Relaxed: registration from another thread notifies after it. */
+    return atomic_load_explicit(&ctx->handlers.n_always_ready, memory_order_relaxed) != 0;
+}
+
+bool
+aio_handlers_monitored(AioContext *ctx)
+{
+    return atomic_load_explicit(&ctx->handlers.n_monitored, memory_order_relaxed) != 0;
+}
+
+/* Runs @h's callbacks for @revents; true if one ran. */
+static bool
+handler_dispatch(AioHandler *h, unsigned revents)
+{
+    bool ran = false;
+
+    /* Acquire, pairs with the release in handler_unregister(). Checked again
+     * between the callbacks: io_read may remove its own handler (F2). */
+    if (atomic_load_explicit(&h->deleted, memory_order_acquire))
+        return false;
+    if (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)) {
+        if (h->notifier_read != NULL) {
+            h->notifier_read(h->opaque);
+            ran = true;
+        } else if (h->io_read != NULL) {
+            h->io_read(h->opaque);
+            ran = true;
+        }
+    }
+    if (atomic_load_explicit(&h->deleted, memory_order_acquire))
+        return ran;
+    if ((revents & (G_IO_OUT | G_IO_HUP | G_IO_ERR)) && h->io_write != NULL) {
+        h->io_write(h->opaque);
+        ran = true;
+    }
+    return ran;
+}
+
+/* Lock held: appends the always-ready handlers to @ready. */
+static int
+handlers_collect_always_ready(AioHandlers *hs, AioReadyEvent *ready, int n, int max)
+{
+    for (AioHandler *h = hs->always_ready; h != NULL && n < max; h = h->next) {
+        ready[n].watch = &h->watch;
+        ready[n].revents = h->watch.events;
+        n++;
+    }
+    return n;
+}
+
+static void
+handlers_walk_end(AioHandlers *hs)
+{
+    AioHandler *dead = NULL;
+
+    g_mutex_lock(&hs->lock);
+    if (--hs->walkers == 0) {
+        dead = hs->deleted;
+        hs->deleted = NULL;
+    }
+    g_mutex_unlock(&hs->lock);
+    while (dead != NULL) {
+        AioHandler *next = dead->next;
+
+        g_free(dead);
+        dead = next;
+    }
+}
+
+bool
+aio_handlers_pass(AioContext *ctx, bool monitor_ready)
+{
+    AioHandlers *hs = &ctx->handlers;
+    AioReadyEvent ready[AIO_READY_EVENTS_MAX];
+    bool progress = false;
+    int n = 0;
+
+    if (!monitor_ready && !aio_handlers_always_ready(ctx))
+        return false;
+    /* Walking from here: no handler a collect returns is freed before
+     * handlers_walk_end(), whoever removes it meanwhile. */
+    g_mutex_lock(&hs->lock);
+    hs->walkers++;
+    g_mutex_unlock(&hs->lock);
+    if (monitor_ready)
+        n = ctx->fdmon->collect(ctx, ready, AIO_READY_EVENTS_MAX);
+    if (aio_handlers_always_ready(ctx)) {
+        g_mutex_lock(&hs->lock);
+        n = handlers_collect_always_ready(hs, ready, n, AIO_READY_EVENTS_MAX);
+        g_mutex_unlock(&hs->lock);
+    }
+    for (int i = 0; i < n; i++) {
+        if (ready[i].watch->kind == AIO_WATCH_TIMER)
+            timers_fired(ctx, ready[i].watch);
+        else if (handler_dispatch((AioHandler *)ready[i].watch, ready[i].revents))
+            progress = true;
+    }
+    handlers_walk_end(hs);
+    return progress;
+}
+
+void
+aio_handlers_finalize(AioContext *ctx)
+{
+    AioHandlers *hs = &ctx->handlers;
+    GHashTableIter iter;
+    gpointer value;
+
+    g_assert(hs->walkers == 0);
+    g_hash_table_iter_init(&iter, hs->by_fd);
+    while (g_hash_table_iter_next(&iter, NULL, &value))
+        g_free(value);
+    g_hash_table_unref(hs->by_fd);
+    g_mutex_clear(&hs->lock);
+}
