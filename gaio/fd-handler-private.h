@@ -24,6 +24,9 @@ typedef struct {
     unsigned walkers;         /* passes in progress (nesting, several threads) */
     atomic_uint n_monitored;  /* handlers the monitor watches */
     atomic_uint n_always_ready;
+    /* Ready events the passes looked at: what the structural cost tests
+     * count (G6). Context thread only. */
+    uint64_t visits;
 } AioHandlers;
 
 void aio_handlers_init(AioContext *ctx);

@@ -43,6 +43,7 @@ aio_handlers_init(AioContext *ctx)
     hs->always_ready = NULL;
     hs->deleted = NULL;
     hs->walkers = 0;
+    hs->visits = 0;
     atomic_init(&hs->n_monitored, 0);
     atomic_init(&hs->n_always_ready, 0);
 }
@@ -58,9 +59,10 @@ handler_list_remove(AioHandler **list, AioHandler *h)
     }
 }
 
-/* Lock held. Unregisters @h; frees it now, or after the last walking pass. */
+/* Lock held. Stops @h being found: out of the table, the always-ready
+ * list and (with @unwatch) the monitor. */
 static void
-handler_unregister(AioContext *ctx, AioHandler *h)
+handler_detach(AioContext *ctx, AioHandler *h, bool unwatch)
 {
     AioHandlers *hs = &ctx->handlers;
 
@@ -69,9 +71,18 @@ handler_unregister(AioContext *ctx, AioHandler *h)
         handler_list_remove(&hs->always_ready, h);
         atomic_fetch_sub_explicit(&hs->n_always_ready, 1, memory_order_relaxed);
     } else {
-        ctx->fdmon->remove(ctx, &h->watch);
+        if (unwatch)
+            ctx->fdmon->remove(ctx, &h->watch);
         atomic_fetch_sub_explicit(&hs->n_monitored, 1, memory_order_relaxed);
     }
+}
+
+/* Lock held, @h detached. Frees it now, or after the last walking pass. */
+static void
+handler_retire(AioContext *ctx, AioHandler *h)
+{
+    AioHandlers *hs = &ctx->handlers;
+
     /* Release, pairs with the acquire in handler_dispatch(): a pass that
      * still holds a ready event for @h skips it (F2). */
     atomic_store_explicit(&h->deleted, true, memory_order_release);
@@ -83,28 +94,72 @@ handler_unregister(AioContext *ctx, AioHandler *h)
     }
 }
 
-/* Lock held. Registers @h; false (and @h not registered) on a bad fd (F3). */
-static bool
-handler_register(AioContext *ctx, AioHandler *h)
+/* Lock held. Files @h as watched (@always_ready false) or always ready. */
+static void
+handler_attach(AioContext *ctx, AioHandler *h, bool always_ready)
 {
     AioHandlers *hs = &ctx->handlers;
-    int err = ctx->fdmon->add(ctx, &h->watch);
 
-    if (err == EPERM) {
-        /* epoll refuses fds that are always ready (regular files,
-         * directories); poll() reports them ready, and so do we (F3). */
-        h->is_always_ready = true;
+    h->is_always_ready = always_ready;
+    if (always_ready) {
         h->next = hs->always_ready;
         hs->always_ready = h;
         atomic_fetch_add_explicit(&hs->n_always_ready, 1, memory_order_relaxed);
-    } else if (err != 0) {
-        g_critical("aio_set_fd_handler: cannot watch fd %d: %s (errno %d)", h->watch.fd,
-                   g_strerror(err), err);
-        return false;
     } else {
         atomic_fetch_add_explicit(&hs->n_monitored, 1, memory_order_relaxed);
     }
     g_hash_table_insert(hs->by_fd, GINT_TO_POINTER(h->watch.fd), h);
+}
+
+static void
+handler_refused(const AioHandler *h, int err)
+{
+    g_critical("aio_set_fd_handler: cannot watch fd %d: %s (errno %d)", h->watch.fd,
+               g_strerror(err), err);
+}
+
+/* Lock held. Registers @h for an fd without a handler; false (and @h not
+ * registered) if the monitor refuses it (F3). */
+static bool
+handler_register(AioContext *ctx, AioHandler *h)
+{
+    int err = ctx->fdmon->add(ctx, &h->watch);
+
+    /* epoll refuses fds that are always ready (regular files,
+     * directories); poll() reports them ready, and so do we (F3). */
+    if (err != 0 && err != EPERM) {
+        handler_refused(h, err);
+        return false;
+    }
+    handler_attach(ctx, h, err == EPERM);
+    return true;
+}
+
+/* Lock held. @h replaces @old: the monitor's registration is re-pointed at
+ * @h, so the fd stays watched throughout, and a refused change leaves @old
+ * as it was. */
+static bool
+handler_replace(AioContext *ctx, AioHandler *old, AioHandler *h)
+{
+    bool always_ready = old->is_always_ready;
+    int err = 0;
+
+    if (!always_ready)
+        err = ctx->fdmon->modify(ctx, &h->watch);
+    if (err == ENOENT || err == EBADF) {
+        /* The fd was closed since @old was registered, which unwatched it;
+         * the number may now name another file: start afresh. */
+        handler_detach(ctx, old, true);
+        handler_retire(ctx, old);
+        return handler_register(ctx, h);
+    }
+    if (err != 0) {
+        handler_refused(h, err);
+        return false;
+    }
+    handler_detach(ctx, old, false);
+    handler_retire(ctx, old);
+    handler_attach(ctx, h, always_ready);
     return true;
 }
 
@@ -133,18 +188,22 @@ handlers_set(AioContext *ctx, int fd, AioHandler *h)
     AioHandlers *hs = &ctx->handlers;
     AioHandler *old;
     bool woke_always_ready = false;
+    bool done = true;
 
     g_mutex_lock(&hs->lock);
     old = g_hash_table_lookup(hs->by_fd, GINT_TO_POINTER(fd));
-    if (old != NULL)
-        handler_unregister(ctx, old);
-    if (h != NULL) {
-        if (handler_register(ctx, h))
-            woke_always_ready = h->is_always_ready;
-        else
-            g_clear_pointer(&h, g_free);
+    if (h == NULL) {
+        if (old != NULL) {
+            handler_detach(ctx, old, true);
+            handler_retire(ctx, old);
+        }
+    } else {
+        done = old != NULL ? handler_replace(ctx, old, h) : handler_register(ctx, h);
+        woke_always_ready = done && h->is_always_ready;
     }
     g_mutex_unlock(&hs->lock);
+    if (!done)
+        g_free(h);
     /* A monitored fd wakes a sleeper through the monitor's fd by itself; an
      * always-ready one must end a sleep that began before it existed (a
      * registration from another thread). Not from the context's thread: a
@@ -208,7 +267,7 @@ handler_dispatch(AioHandler *h, unsigned revents)
 {
     bool ran = false;
 
-    /* Acquire, pairs with the release in handler_unregister(). Checked again
+    /* Acquire, pairs with the release in handler_retire(). Checked again
      * between the callbacks: io_read may remove its own handler (F2). */
     if (atomic_load_explicit(&h->deleted, memory_order_acquire))
         return false;
@@ -283,6 +342,7 @@ aio_handlers_pass(AioContext *ctx, bool monitor_ready)
         n = handlers_collect_always_ready(hs, ready, n, AIO_READY_EVENTS_MAX);
         g_mutex_unlock(&hs->lock);
     }
+    hs->visits += (uint64_t)n;
     for (int i = 0; i < n; i++) {
         if (ready[i].watch->kind == AIO_WATCH_TIMER)
             timers_fired(ctx, ready[i].watch);

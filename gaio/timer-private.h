@@ -24,6 +24,8 @@ typedef struct {
     unsigned len, size;
     /* The absolute deadline the timerfd is set for; INT64_MAX: not set. */
     int64_t programmed;
+    /* Heap slots written: what the structural cost tests count (T3). */
+    uint64_t steps;
 } AioTimerClock;
 
 /* `lock` guards everything here and the fields of every timer of the

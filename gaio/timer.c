@@ -97,6 +97,7 @@ timer_before(const AioTimerPrivate *a, const AioTimerPrivate *b)
 static void
 heap_place(AioTimerClock *clock, unsigned i, AioTimerPrivate *t)
 {
+    clock->steps++;
     clock->heap[i] = t;
     t->heap_index = i;
 }
