@@ -16,6 +16,7 @@
 
 #include "context-private.h"
 #include "fd-handler-private.h"
+#include "test-hooks-private.h"
 #include "timer-private.h"
 
 struct AioHandler {
@@ -342,6 +343,7 @@ aio_handlers_pass(AioContext *ctx, bool monitor_ready)
         n = handlers_collect_always_ready(hs, ready, n, AIO_READY_EVENTS_MAX);
         g_mutex_unlock(&hs->lock);
     }
+    GAIO_TEST_PAUSE(GAIO_PAUSE_HANDLERS_COLLECTED, ctx);
     hs->visits += (uint64_t)n;
     for (int i = 0; i < n; i++) {
         if (ready[i].watch->kind == AIO_WATCH_TIMER)

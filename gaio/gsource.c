@@ -13,6 +13,7 @@
 #include "fd-handler-private.h"
 #include "notify-private.h"
 #include "poll-private.h"
+#include "test-hooks-private.h"
 #include "timer-private.h"
 
 void aio_context_finalize(GSource *source);
@@ -34,6 +35,8 @@ aio_source_prepare(GSource *source, gint *timeout)
     timeout_ns = aio_prepare_to_sleep(ctx);
     *timeout = aio_timeout_ns_to_ms(timeout_ns);
     aio_context_leave(ctx, &entry);
+    if (timeout_ns != 0)
+        GAIO_TEST_PAUSE(GAIO_PAUSE_BEFORE_SLEEP, ctx);
     return timeout_ns == 0;
 }
 

@@ -15,6 +15,7 @@
 #include "fd-handler-private.h"
 #include "notify-private.h"
 #include "poll-private.h"
+#include "test-hooks-private.h"
 #include "timer-private.h"
 
 /* What the owner's look at its context says about sleeping. */
@@ -234,6 +235,7 @@ aio_poll(AioContext *ctx, bool blocking)
     if (blocking && !(ctx->poll_made_progress && aio_spin_for_work(ctx))) {
         timeout_ns = aio_prepare_to_sleep(ctx);
         if (timeout_ns != 0) {
+            GAIO_TEST_PAUSE(GAIO_PAUSE_BEFORE_SLEEP, ctx);
             monitor_ready = aio_sleep(ctx, timeout_ns);
             slept = true;
             aio_notify_disarm(ctx);

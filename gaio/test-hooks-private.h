@@ -21,6 +21,16 @@ typedef enum {
     /* qemu_bh_schedule*(): the pending bit is set on a BH that already was
      * queued, before the schedule checks the queued bit (B10). */
     GAIO_PAUSE_SCHEDULE_KIND_SET,
+    /* A pass has collected ready handler events (object: the context), and
+     * calls none yet: another thread may remove or replace them (F2). */
+    GAIO_PAUSE_HANDLERS_COLLECTED,
+    /* The context's thread is set to sleep (object: the context): the
+     * timeout is computed and the timerfds set, in aio_poll() before its
+     * ppoll() and at the end of the GSource's prepare (T4). */
+    GAIO_PAUSE_BEFORE_SLEEP,
+    /* A timer pass has disarmed an expired timer (object: the timer) and
+     * not called it yet: another thread may free it. */
+    GAIO_PAUSE_TIMER_POPPED,
 } GaioPausePoint;
 
 #ifdef GAIO_TEST_HOOKS

@@ -27,6 +27,7 @@
 
 #include "context-private.h"
 #include "i18n-private.h"
+#include "test-hooks-private.h"
 #include "timer-private.h"
 
 #define TIMER_NOT_IN_HEAP UINT32_MAX
@@ -358,6 +359,7 @@ timers_pass(AioContext *ctx)
             /* The callback may free, re-arm or delete any timer: @top is
              * not touched after this. */
             g_mutex_unlock(&timers->lock);
+            GAIO_TEST_PAUSE(GAIO_PAUSE_TIMER_POPPED, top);
             cb(opaque);
             progress = true;
             g_mutex_lock(&timers->lock);

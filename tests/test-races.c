@@ -8,7 +8,13 @@
  *   W1   a producer held between its exchange and its link costs the owner a
  *        bounded spin, not a busy loop; it is woken when the link lands;
  *   B7   an idle schedule wakes an owner asleep with no deadline;
- *   G3   leftovers are reclaimed without making the GSource ready.
+ *   G3   leftovers are reclaimed without making the GSource ready;
+ *   F2   a handler removed or replaced by another thread after a pass
+ *        collected its event is not called, and its memory stays valid;
+ *   T4   a timer armed by another thread while the owner goes to sleep
+ *        with no deadline wakes it;
+ *   T1   a timer freed by another thread just after a pass disarmed it
+ *        is not touched again by the pass.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -16,6 +22,7 @@
 
 #include <pthread.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "gaio-test.h"
 
@@ -454,6 +461,182 @@ test_leftovers_reclaimed_while_iterating(void)
     g_main_context_unref(mc);
 }
 
+/* ------------------------------------------------------------ F2, T4, T1 */
+
+typedef struct {
+    AioContext *ctx;
+    GMainContext *mc; /* NULL: aio_poll() */
+    bool blocking;
+    atomic_bool result;
+} Iteration;
+
+static gpointer
+iteration_main(gpointer data)
+{
+    Iteration *it = data;
+
+    if (it->mc != NULL) {
+        g_main_context_push_thread_default(it->mc);
+        atomic_store(&it->result, g_main_context_iteration(it->mc, it->blocking));
+        g_main_context_pop_thread_default(it->mc);
+    } else {
+        atomic_store(&it->result, aio_poll(it->ctx, it->blocking));
+    }
+    return NULL;
+}
+
+static void
+fd_read_count_cb(void *opaque)
+{
+    atomic_fetch_add((atomic_uint *)opaque, 1); /* does not drain: stays ready */
+}
+
+/* @replace: replace the handler instead of removing it. */
+static void
+check_handler_changed_after_collect(bool replace)
+{
+    AioContext *ctx = gaio_test_context_new();
+    atomic_uint old_runs = 0, new_runs = 0;
+    Iteration it = {.ctx = ctx, .blocking = false};
+    Pause pause;
+    GThread *owner;
+    int fds[2];
+
+    g_assert_cmpint(pipe(fds), ==, 0);
+    g_assert_cmpint(write(fds[1], "x", 1), ==, 1);
+    aio_set_fd_handler(ctx, fds[0], fd_read_count_cb, NULL, NULL, NULL, &old_runs);
+    pause_arm(&pause, GAIO_PAUSE_HANDLERS_COLLECTED, ctx);
+    owner = g_thread_new("owner", iteration_main, &it);
+    pause_wait_held(&pause);
+    /* The owner holds the old handler's event. Under ASan, freeing the
+     * handler now would make the pass's next look a use-after-free. */
+    if (replace)
+        aio_set_fd_handler(ctx, fds[0], fd_read_count_cb, NULL, NULL, NULL, &new_runs);
+    else
+        aio_set_fd_handler(ctx, fds[0], NULL, NULL, NULL, NULL, NULL);
+    pause_release(&pause);
+    g_thread_join(owner);
+
+    g_assert_false(atomic_load(&it.result));
+    g_assert_cmpuint(atomic_load(&old_runs), ==, 0);
+    g_assert_cmpuint(atomic_load(&new_runs), ==, 0);
+    /* The next pass: the replacement runs, a removed handler does not. */
+    g_assert_cmpint(aio_poll(ctx, false), ==, replace);
+    g_assert_cmpuint(atomic_load(&old_runs), ==, 0);
+    g_assert_cmpuint(atomic_load(&new_runs), ==, replace ? 1 : 0);
+    aio_set_fd_handler(ctx, fds[0], NULL, NULL, NULL, NULL, NULL);
+    close(fds[0]);
+    close(fds[1]);
+    aio_context_unref(ctx);
+}
+
+static void
+test_handler_removed_after_collect(void)
+{
+    g_test_summary("F2: a handler removed by another thread after a pass collected "
+                   "its ready event is not called, and its memory outlives the pass");
+    check_handler_changed_after_collect(false);
+}
+
+static void
+test_handler_replaced_after_collect(void)
+{
+    g_test_summary("F2: a handler replaced by another thread after a pass collected "
+                   "its event: neither runs in that pass, the new one in the next");
+    check_handler_changed_after_collect(true);
+}
+
+static void
+timer_count_cb(void *opaque)
+{
+    atomic_fetch_add((atomic_uint *)opaque, 1);
+}
+
+/* The owner has computed "no deadline" and is about to sleep; another thread
+ * arms a timer 1 ms ahead. The sleep must end for it (the test allows 5 s of
+ * a loaded machine; an owner not woken would sleep for ever). */
+static void
+check_timer_armed_before_sleep(GMainContext *mc)
+{
+    AioContext *ctx = gaio_test_context_new();
+    atomic_uint runs = 0;
+    AioTimer *timer = aio_timer_new(ctx, AIO_CLOCK_REALTIME, AIO_SCALE_NS, timer_count_cb, &runs);
+    Iteration it = {.ctx = ctx, .mc = mc, .blocking = true};
+    Pause pause;
+    GThread *owner;
+    bool ran;
+
+    if (mc != NULL) {
+        g_source_attach(&ctx->source, mc);
+        /* Attaching signalled GLib's own wakeup: consume it, or the poll
+         * under test would return at once for it. */
+        while (g_main_context_iteration(mc, FALSE))
+            ;
+    }
+    pause_arm(&pause, GAIO_PAUSE_BEFORE_SLEEP, ctx);
+    owner = g_thread_new("owner", iteration_main, &it);
+    pause_wait_held(&pause);
+    aio_timer_mod_ns(timer, aio_clock_get_ns(AIO_CLOCK_REALTIME) + 1000000);
+    pause_release(&pause);
+    ran = gaio_test_wait_within(&runs, 1, 5 * G_TIME_SPAN_SECOND);
+    if (!ran)
+        aio_notify(ctx); /* let the owner go, to fail rather than hang */
+    g_thread_join(owner);
+    g_assert_true(ran);
+    g_assert_true(atomic_load(&it.result));
+    g_assert_cmpuint(atomic_load(&runs), ==, 1);
+    aio_timer_free(timer);
+    if (mc != NULL)
+        g_source_destroy(&ctx->source);
+    aio_context_unref(ctx);
+}
+
+static void
+test_timer_armed_before_aio_poll_sleeps(void)
+{
+    g_test_summary("T4: a timer armed by another thread while aio_poll() is about to "
+                   "sleep with no deadline ends that sleep");
+    check_timer_armed_before_sleep(NULL);
+}
+
+static void
+test_timer_armed_before_main_context_sleeps(void)
+{
+    GMainContext *mc = g_main_context_new();
+
+    g_test_summary("T4: the same under g_main_context_iteration(): the timer armed "
+                   "after prepare ends GLib's poll");
+    check_timer_armed_before_sleep(mc);
+    g_main_context_unref(mc);
+}
+
+static void
+test_timer_freed_after_pop(void)
+{
+    AioContext *ctx = gaio_test_context_new();
+    atomic_uint runs = 0;
+    AioTimer *timer = aio_timer_new(ctx, AIO_CLOCK_REALTIME, AIO_SCALE_NS, timer_count_cb, &runs);
+    Iteration it = {.ctx = ctx, .blocking = false};
+    Pause pause;
+    GThread *owner;
+
+    g_test_summary("T1/T4: a timer freed by another thread after a pass disarmed it "
+                   "and before its callback: the callback runs once from what the "
+                   "pass copied, and the freed timer is not touched (ASan)");
+    aio_timer_mod_ns(timer, 0);
+    pause_arm(&pause, GAIO_PAUSE_TIMER_POPPED, timer);
+    owner = g_thread_new("owner", iteration_main, &it);
+    pause_wait_held(&pause);
+    g_assert_false(aio_timer_pending(timer));
+    aio_timer_free(timer);
+    pause_release(&pause);
+    g_thread_join(owner);
+    g_assert_true(atomic_load(&it.result));
+    g_assert_cmpuint(atomic_load(&runs), ==, 1);
+    g_assert_false(aio_poll(ctx, false));
+    aio_context_unref(ctx);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -477,5 +660,15 @@ main(int argc, char **argv)
                     test_idle_wakes_main_context);
     g_test_add_func("/races/G3/leftovers-reclaimed-while-iterating",
                     test_leftovers_reclaimed_while_iterating);
+    g_test_add_func("/races/F2/handler-removed-by-another-thread-after-collect",
+                    test_handler_removed_after_collect);
+    g_test_add_func("/races/F2/handler-replaced-by-another-thread-after-collect",
+                    test_handler_replaced_after_collect);
+    g_test_add_func("/races/T4/timer-armed-while-aio-poll-goes-to-sleep",
+                    test_timer_armed_before_aio_poll_sleeps);
+    g_test_add_func("/races/T4/timer-armed-while-main-context-goes-to-sleep",
+                    test_timer_armed_before_main_context_sleeps);
+    g_test_add_func("/races/T1/timer-freed-by-another-thread-before-its-callback",
+                    test_timer_freed_after_pop);
     return g_test_run();
 }
