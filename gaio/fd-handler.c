@@ -331,18 +331,17 @@ aio_handlers_pass(AioContext *ctx, bool monitor_ready)
 
     if (!monitor_ready && !aio_handlers_always_ready(ctx))
         return false;
-    /* Walking from here: no handler a collect returns is freed before
-     * handlers_walk_end(), whoever removes it meanwhile. */
+    /* Walking from here: no handler collected is freed before
+     * handlers_walk_end(), whoever removes it meanwhile. Collecting under
+     * the lock orders the registration of every handler it returns (made
+     * under the lock, maybe by another thread) before the reads of its
+     * fields below. */
     g_mutex_lock(&hs->lock);
     hs->walkers++;
-    g_mutex_unlock(&hs->lock);
     if (monitor_ready)
         n = ctx->fdmon->collect(ctx, ready, AIO_READY_EVENTS_MAX);
-    if (aio_handlers_always_ready(ctx)) {
-        g_mutex_lock(&hs->lock);
-        n = handlers_collect_always_ready(hs, ready, n, AIO_READY_EVENTS_MAX);
-        g_mutex_unlock(&hs->lock);
-    }
+    n = handlers_collect_always_ready(hs, ready, n, AIO_READY_EVENTS_MAX);
+    g_mutex_unlock(&hs->lock);
     GAIO_TEST_PAUSE(GAIO_PAUSE_HANDLERS_COLLECTED, ctx);
     hs->visits += (uint64_t)n;
     for (int i = 0; i < n; i++) {
