@@ -4,7 +4,9 @@
  */
 #pragma once
 
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdbool.h>
 
 #include <glib.h>
@@ -17,11 +19,12 @@ typedef struct AioHandler AioHandler;
  * a handler's callbacks never change once it is registered (replacing one
  * makes a new handler), so a pass reads them without the lock. */
 typedef struct {
-    GMutex lock;
+    pthread_mutex_t lock; /* not a GMutex: ThreadSanitizer sees this one */
     GHashTable *by_fd;       /* fd -> AioHandler */
     AioHandler *always_ready; /* fds the monitor refused (regular files, F3) */
     AioHandler *deleted;      /* removed while a pass walked: freed after it */
     unsigned walkers;         /* passes in progress (nesting, several threads) */
+    uint64_t passes;          /* passes begun, numbering them (F1) */
     atomic_uint n_monitored;  /* handlers the monitor watches */
     atomic_uint n_always_ready;
     /* Ready events the passes looked at: what the structural cost tests

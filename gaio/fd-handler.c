@@ -32,18 +32,29 @@ struct AioHandler {
     atomic_bool deleted;
     bool is_always_ready;
     AioHandler *next; /* in always_ready or deleted */
+    /* The last pass that ran it (AioHandlers.passes); context thread only. */
+    uint64_t served_pass;
 };
+
+G_STATIC_ASSERT(G_STRUCT_OFFSET(AioHandler, watch) == 0);
+
+static inline AioHandler *
+handler_of_watch(AioWatch *watch)
+{
+    return (AioHandler *)(void *)watch; /* its first member */
+}
 
 void
 aio_handlers_init(AioContext *ctx)
 {
     AioHandlers *hs = &ctx->handlers;
 
-    g_mutex_init(&hs->lock);
+    pthread_mutex_init(&hs->lock, NULL);
     hs->by_fd = g_hash_table_new(g_direct_hash, g_direct_equal);
     hs->always_ready = NULL;
     hs->deleted = NULL;
     hs->walkers = 0;
+    hs->passes = 0;
     hs->visits = 0;
     atomic_init(&hs->n_monitored, 0);
     atomic_init(&hs->n_always_ready, 0);
@@ -191,7 +202,7 @@ handlers_set(AioContext *ctx, int fd, AioHandler *h)
     bool woke_always_ready = false;
     bool done = true;
 
-    g_mutex_lock(&hs->lock);
+    pthread_mutex_lock(&hs->lock);
     old = g_hash_table_lookup(hs->by_fd, GINT_TO_POINTER(fd));
     if (h == NULL) {
         if (old != NULL) {
@@ -202,7 +213,7 @@ handlers_set(AioContext *ctx, int fd, AioHandler *h)
         done = old != NULL ? handler_replace(ctx, old, h) : handler_register(ctx, h);
         woke_always_ready = done && h->is_always_ready;
     }
-    g_mutex_unlock(&hs->lock);
+    pthread_mutex_unlock(&hs->lock);
     if (!done)
         g_free(h);
     /* A monitored fd wakes a sleeper through the monitor's fd by itself; an
@@ -290,11 +301,15 @@ handler_dispatch(AioHandler *h, unsigned revents)
     return ran;
 }
 
-/* Lock held: appends the always-ready handlers to @ready. */
+/* Lock held: up to @max always-ready handlers that pass @pass has not run. */
 static int
-handlers_collect_always_ready(AioHandlers *hs, AioReadyEvent *ready, int n, int max)
+handlers_collect_always_ready(AioHandlers *hs, uint64_t pass, AioReadyEvent *ready, int max)
 {
+    int n = 0;
+
     for (AioHandler *h = hs->always_ready; h != NULL && n < max; h = h->next) {
+        if (h->served_pass >= pass)
+            continue;
         ready[n].watch = &h->watch;
         ready[n].revents = h->watch.events;
         n++;
@@ -302,17 +317,46 @@ handlers_collect_always_ready(AioHandlers *hs, AioReadyEvent *ready, int n, int 
     return n;
 }
 
+/* Runs the @n collected events of pass @pass. Sets *@wrapped if one was a
+ * handler this pass already ran: the monitor has gone round its ready list. */
+static bool
+handlers_run_batch(AioContext *ctx, uint64_t pass, AioReadyEvent *ready, int n, bool *wrapped)
+{
+    bool progress = false;
+
+    ctx->handlers.visits += (uint64_t)n;
+    for (int i = 0; i < n; i++) {
+        AioHandler *h;
+
+        if (ready[i].watch->kind == AIO_WATCH_TIMER) {
+            timers_fired(ctx, ready[i].watch);
+            continue;
+        }
+        h = handler_of_watch(ready[i].watch);
+        /* Run once per pass (F1); and not again by an outer pass when a
+         * nested one, which a callback ran, already used its readiness. */
+        if (h->served_pass >= pass) {
+            *wrapped = *wrapped || h->served_pass == pass;
+            continue;
+        }
+        h->served_pass = pass;
+        if (handler_dispatch(h, ready[i].revents))
+            progress = true;
+    }
+    return progress;
+}
+
 static void
 handlers_walk_end(AioHandlers *hs)
 {
     AioHandler *dead = NULL;
 
-    g_mutex_lock(&hs->lock);
+    pthread_mutex_lock(&hs->lock);
     if (--hs->walkers == 0) {
         dead = hs->deleted;
         hs->deleted = NULL;
     }
-    g_mutex_unlock(&hs->lock);
+    pthread_mutex_unlock(&hs->lock);
     while (dead != NULL) {
         AioHandler *next = dead->next;
 
@@ -326,8 +370,9 @@ aio_handlers_pass(AioContext *ctx, bool monitor_ready)
 {
     AioHandlers *hs = &ctx->handlers;
     AioReadyEvent ready[AIO_READY_EVENTS_MAX];
-    bool progress = false;
-    int n = 0;
+    bool progress = false, wrapped = false;
+    uint64_t pass;
+    int n;
 
     if (!monitor_ready && !aio_handlers_always_ready(ctx))
         return false;
@@ -336,20 +381,30 @@ aio_handlers_pass(AioContext *ctx, bool monitor_ready)
      * the lock orders the registration of every handler it returns (made
      * under the lock, maybe by another thread) before the reads of its
      * fields below. */
-    g_mutex_lock(&hs->lock);
+    pthread_mutex_lock(&hs->lock);
     hs->walkers++;
-    if (monitor_ready)
+    pass = ++hs->passes;
+    pthread_mutex_unlock(&hs->lock);
+    /* Every ready fd runs once per pass (F1), also when more are ready
+     * than one collect returns: collect until a batch comes back short
+     * or goes round to handlers already run. */
+    while (monitor_ready && !wrapped) {
+        pthread_mutex_lock(&hs->lock);
         n = ctx->fdmon->collect(ctx, ready, AIO_READY_EVENTS_MAX);
-    n = handlers_collect_always_ready(hs, ready, n, AIO_READY_EVENTS_MAX);
-    g_mutex_unlock(&hs->lock);
-    GAIO_TEST_PAUSE(GAIO_PAUSE_HANDLERS_COLLECTED, ctx);
-    hs->visits += (uint64_t)n;
-    for (int i = 0; i < n; i++) {
-        if (ready[i].watch->kind == AIO_WATCH_TIMER)
-            timers_fired(ctx, ready[i].watch);
-        else if (handler_dispatch((AioHandler *)ready[i].watch, ready[i].revents))
+        pthread_mutex_unlock(&hs->lock);
+        GAIO_TEST_PAUSE(GAIO_PAUSE_HANDLERS_COLLECTED, ctx);
+        if (handlers_run_batch(ctx, pass, ready, n, &wrapped))
             progress = true;
+        if (n < AIO_READY_EVENTS_MAX)
+            break;
     }
+    do {
+        pthread_mutex_lock(&hs->lock);
+        n = handlers_collect_always_ready(hs, pass, ready, AIO_READY_EVENTS_MAX);
+        pthread_mutex_unlock(&hs->lock);
+        if (handlers_run_batch(ctx, pass, ready, n, &wrapped))
+            progress = true;
+    } while (n == AIO_READY_EVENTS_MAX);
     handlers_walk_end(hs);
     return progress;
 }
@@ -366,5 +421,5 @@ aio_handlers_finalize(AioContext *ctx)
     while (g_hash_table_iter_next(&iter, NULL, &value))
         g_free(value);
     g_hash_table_unref(hs->by_fd);
-    g_mutex_clear(&hs->lock);
+    pthread_mutex_destroy(&hs->lock);
 }

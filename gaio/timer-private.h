@@ -4,6 +4,7 @@
  */
 #pragma once
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -14,14 +15,22 @@
 
 typedef struct AioTimerPrivate AioTimerPrivate;
 
-/* The armed timers of one clock: a binary min-heap on (deadline, arming
- * order), and a timerfd on the same clock that the monitor watches, so a
- * sleep ends as precisely as a bare timerfd sleep (T2). */
+/* A binary min-heap of timers on (deadline, arming order). */
+typedef struct {
+    AioTimerPrivate **slots;
+    unsigned len, size;
+} TimerHeap;
+
+/* The armed timers of one clock, and a timerfd on the same clock that the
+ * monitor watches, so a sleep ends as precisely as a bare timerfd sleep
+ * (T2). Timers armed while a pass runs wait in `deferred` until the pass
+ * ends (or a nested pass begins): a pass runs only timers armed before it,
+ * and none of those is hidden behind a newer one (T1). */
 typedef struct {
     AioWatch watch; /* the timerfd; first, so a collect hands it back */
     AioClockType type;
-    AioTimerPrivate **heap;
-    unsigned len, size;
+    TimerHeap armed;
+    TimerHeap deferred;
     /* The absolute deadline the timerfd is set for; INT64_MAX: not set. */
     int64_t programmed;
     /* Heap slots written: what the structural cost tests count (T3). */
@@ -29,11 +38,13 @@ typedef struct {
 } AioTimerClock;
 
 /* `lock` guards everything here and the fields of every timer of the
- * context: timers may be armed and deleted from any thread (T4). */
+ * context: timers may be armed and deleted from any thread (T4). A pthread
+ * mutex rather than a GMutex: ThreadSanitizer sees its ordering. */
 typedef struct {
-    GMutex lock;
+    pthread_mutex_t lock;
     AioTimerClock clocks[AIO_CLOCK_MAX];
     uint64_t next_seq;          /* arming order, for ties (T1) */
+    unsigned passes;            /* timer passes running (nesting) */
     AioTimerPrivate *all;       /* every timer, armed or not, for finalize (C4) */
     atomic_uint n_armed;        /* read without the lock by the owner's looks */
 } AioTimers;

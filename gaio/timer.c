@@ -46,6 +46,7 @@ struct AioTimerPrivate {
     int32_t scale;
     uint8_t type;
     bool allocated; /* by aio_timer_new(): finalize frees it */
+    bool deferred;  /* in its clock's deferred heap, not the armed one */
 };
 
 G_STATIC_ASSERT(sizeof(AioTimerPrivate) <= sizeof(AioTimer));
@@ -54,7 +55,13 @@ G_STATIC_ASSERT(G_ALIGNOF(AioTimerPrivate) <= G_ALIGNOF(AioTimer));
 static inline AioTimerPrivate *
 timer_private(AioTimer *ts)
 {
-    return (AioTimerPrivate *)ts;
+    return (AioTimerPrivate *)(void *)ts;
+}
+
+static inline const AioTimerPrivate *
+timer_private_const(const AioTimer *ts)
+{
+    return (const AioTimerPrivate *)(const void *)ts;
 }
 
 static inline int64_t
@@ -86,7 +93,7 @@ aio_clock_get_ns(AioClockType type)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* --- the heap: lock held throughout --- */
+/* --- the heaps: lock held throughout --- */
 
 static bool
 timer_before(const AioTimerPrivate *a, const AioTimerPrivate *b)
@@ -96,80 +103,111 @@ timer_before(const AioTimerPrivate *a, const AioTimerPrivate *b)
 }
 
 static void
-heap_place(AioTimerClock *clock, unsigned i, AioTimerPrivate *t)
+heap_place(AioTimerClock *clock, TimerHeap *heap, unsigned i, AioTimerPrivate *t)
 {
     clock->steps++;
-    clock->heap[i] = t;
+    heap->slots[i] = t;
     t->heap_index = i;
 }
 
 static void
-heap_sift_up(AioTimerClock *clock, unsigned i)
+heap_sift_up(AioTimerClock *clock, TimerHeap *heap, unsigned i)
 {
-    AioTimerPrivate *t = clock->heap[i];
+    AioTimerPrivate *t = heap->slots[i];
 
     while (i > 0) {
         unsigned parent = (i - 1) / 2;
 
-        if (!timer_before(t, clock->heap[parent]))
+        if (!timer_before(t, heap->slots[parent]))
             break;
-        heap_place(clock, i, clock->heap[parent]);
+        heap_place(clock, heap, i, heap->slots[parent]);
         i = parent;
     }
-    heap_place(clock, i, t);
+    heap_place(clock, heap, i, t);
 }
 
 static void
-heap_sift_down(AioTimerClock *clock, unsigned i)
+heap_sift_down(AioTimerClock *clock, TimerHeap *heap, unsigned i)
 {
-    AioTimerPrivate *t = clock->heap[i];
+    AioTimerPrivate *t = heap->slots[i];
 
     for (;;) {
         unsigned child = 2 * i + 1;
 
-        if (child >= clock->len)
+        if (child >= heap->len)
             break;
-        if (child + 1 < clock->len && timer_before(clock->heap[child + 1], clock->heap[child]))
+        if (child + 1 < heap->len && timer_before(heap->slots[child + 1], heap->slots[child]))
             child++;
-        if (!timer_before(clock->heap[child], t))
+        if (!timer_before(heap->slots[child], t))
             break;
-        heap_place(clock, i, clock->heap[child]);
+        heap_place(clock, heap, i, heap->slots[child]);
         i = child;
     }
-    heap_place(clock, i, t);
+    heap_place(clock, heap, i, t);
 }
 
 static void
-heap_insert(AioTimerClock *clock, AioTimerPrivate *t)
+heap_insert(AioTimerClock *clock, TimerHeap *heap, AioTimerPrivate *t)
 {
-    if (clock->len == clock->size) {
-        clock->size = MAX(16u, clock->size * 2);
-        clock->heap = g_renew(AioTimerPrivate *, clock->heap, clock->size);
+    if (heap->len == heap->size) {
+        heap->size = MAX(16u, heap->size * 2);
+        heap->slots = g_renew(AioTimerPrivate *, heap->slots, heap->size);
     }
-    heap_place(clock, clock->len++, t);
-    heap_sift_up(clock, clock->len - 1);
+    heap_place(clock, heap, heap->len++, t);
+    heap_sift_up(clock, heap, heap->len - 1);
 }
 
 static void
-heap_remove(AioTimerClock *clock, AioTimerPrivate *t)
+heap_remove(AioTimerClock *clock, TimerHeap *heap, AioTimerPrivate *t)
 {
     unsigned i = t->heap_index;
-    AioTimerPrivate *last = clock->heap[--clock->len];
+    AioTimerPrivate *last = heap->slots[--heap->len];
 
     t->heap_index = TIMER_NOT_IN_HEAP;
-    if (i == clock->len)
+    if (i == heap->len)
         return;
-    heap_place(clock, i, last);
-    if (i > 0 && timer_before(last, clock->heap[(i - 1) / 2]))
-        heap_sift_up(clock, i);
+    heap_place(clock, heap, i, last);
+    if (i > 0 && timer_before(last, heap->slots[(i - 1) / 2]))
+        heap_sift_up(clock, heap, i);
     else
-        heap_sift_down(clock, i);
+        heap_sift_down(clock, heap, i);
 }
 
 static AioTimerPrivate *
-heap_top(const AioTimerClock *clock)
+heap_top(const TimerHeap *heap)
 {
-    return clock->len > 0 ? clock->heap[0] : NULL;
+    return heap->len > 0 ? heap->slots[0] : NULL;
+}
+
+/* The earliest deadline of @clock's timers, INT64_MAX with none. */
+static int64_t
+clock_earliest(const AioTimerClock *clock)
+{
+    const AioTimerPrivate *armed = heap_top(&clock->armed);
+    const AioTimerPrivate *deferred = heap_top(&clock->deferred);
+    int64_t earliest = INT64_MAX;
+
+    if (armed != NULL)
+        earliest = armed->expire_time;
+    if (deferred != NULL && deferred->expire_time < earliest)
+        earliest = deferred->expire_time;
+    return earliest;
+}
+
+/* Moves the timers armed during passes into the armed heaps. */
+static void
+timers_merge_deferred(AioTimers *timers)
+{
+    for (int type = 0; type < AIO_CLOCK_MAX; type++) {
+        AioTimerClock *clock = &timers->clocks[type];
+        AioTimerPrivate *t;
+
+        while ((t = heap_top(&clock->deferred)) != NULL) {
+            heap_remove(clock, &clock->deferred, t);
+            t->deferred = false;
+            heap_insert(clock, &clock->armed, t);
+        }
+    }
 }
 
 /* --- the timerfds --- */
@@ -201,8 +239,9 @@ timers_init(AioContext *ctx)
 {
     AioTimers *timers = &ctx->timers;
 
-    g_mutex_init(&timers->lock);
+    pthread_mutex_init(&timers->lock, NULL);
     timers->next_seq = 0;
+    timers->passes = 0;
     timers->all = NULL;
     atomic_init(&timers->n_armed, 0);
     for (int type = 0; type < AIO_CLOCK_MAX; type++) {
@@ -247,6 +286,7 @@ timers_finalize(AioContext *ctx)
         t->ctx = NULL;
         timer_store_expire(t, -1);
         t->heap_index = TIMER_NOT_IN_HEAP;
+        t->deferred = false;
         if (t->allocated)
             g_free(t);
         t = next;
@@ -255,13 +295,14 @@ timers_finalize(AioContext *ctx)
     for (int type = 0; type < AIO_CLOCK_MAX; type++) {
         AioTimerClock *clock = &timers->clocks[type];
 
-        g_free(clock->heap);
-        clock->heap = NULL;
+        g_free(clock->armed.slots);
+        g_free(clock->deferred.slots);
+        clock->armed = clock->deferred = (TimerHeap){NULL, 0, 0};
         if (clock->watch.fd >= 0)
             close(clock->watch.fd);
         clock->watch.fd = -1;
     }
-    g_mutex_clear(&timers->lock);
+    pthread_mutex_destroy(&timers->lock);
 }
 
 int64_t
@@ -274,18 +315,18 @@ timers_timeout_ns(AioContext *ctx)
      * itself, which ends the sleep this look prepares (T4). */
     if (atomic_load_explicit(&timers->n_armed, memory_order_relaxed) == 0)
         return -1;
-    g_mutex_lock(&timers->lock);
+    pthread_mutex_lock(&timers->lock);
     for (int type = 0; type < AIO_CLOCK_MAX; type++) {
-        AioTimerPrivate *top = heap_top(&timers->clocks[type]);
+        int64_t earliest = clock_earliest(&timers->clocks[type]);
         int64_t delta;
 
-        if (top == NULL)
+        if (earliest == INT64_MAX)
             continue;
-        delta = MAX(top->expire_time - aio_clock_get_ns(type), 0);
+        delta = MAX(earliest - aio_clock_get_ns(type), 0);
         if (timeout < 0 || delta < timeout)
             timeout = delta;
     }
-    g_mutex_unlock(&timers->lock);
+    pthread_mutex_unlock(&timers->lock);
     return timeout;
 }
 
@@ -296,38 +337,40 @@ timers_program_for_sleep(AioContext *ctx)
 
     /* Also with no timer armed: a timerfd that fired must be cleared, or
      * the sleep would end at once. */
-    g_mutex_lock(&timers->lock);
+    pthread_mutex_lock(&timers->lock);
     for (int type = 0; type < AIO_CLOCK_MAX; type++) {
         AioTimerClock *clock = &timers->clocks[type];
-        AioTimerPrivate *top = heap_top(clock);
-        int64_t deadline = top != NULL ? top->expire_time : INT64_MAX;
+        int64_t deadline = clock_earliest(clock);
 
         if (deadline != clock->programmed)
             clock_program(ctx, clock, deadline);
     }
-    g_mutex_unlock(&timers->lock);
+    pthread_mutex_unlock(&timers->lock);
 }
 
 void
 timers_fired(AioContext *ctx, AioWatch *watch)
 {
-    AioTimerClock *clock = (AioTimerClock *)watch;
+    AioTimerClock *clock = (AioTimerClock *)(void *)watch; /* its first member */
     uint64_t ticks;
 
     /* Clears the tick; EAGAIN when a new setting already did. */
     (void)!read(watch->fd, &ticks, sizeof(ticks));
-    g_mutex_lock(&ctx->timers.lock);
+    pthread_mutex_lock(&ctx->timers.lock);
     clock->programmed = INT64_MAX;
-    g_mutex_unlock(&ctx->timers.lock);
+    pthread_mutex_unlock(&ctx->timers.lock);
 }
 
 /* Lock held. Disarms @t if armed. */
 static void
 timer_disarm_locked(AioTimers *timers, AioTimerPrivate *t)
 {
+    AioTimerClock *clock = &timers->clocks[t->type];
+
     if (t->heap_index == TIMER_NOT_IN_HEAP)
         return;
-    heap_remove(&timers->clocks[t->type], t);
+    heap_remove(clock, t->deferred ? &clock->deferred : &clock->armed, t);
+    t->deferred = false;
     timer_store_expire(t, -1);
     atomic_fetch_sub_explicit(&timers->n_armed, 1, memory_order_relaxed);
 }
@@ -337,35 +380,38 @@ timers_pass(AioContext *ctx)
 {
     AioTimers *timers = &ctx->timers;
     bool progress = false;
-    uint64_t armed_before;
 
     if (atomic_load_explicit(&timers->n_armed, memory_order_relaxed) == 0)
         return false;
-    g_mutex_lock(&timers->lock);
-    /* Timers armed by this pass's callbacks wait for the next pass (T1): a
-     * timer that re-arms itself in the past cannot make a pass endless. */
-    armed_before = timers->next_seq;
+    pthread_mutex_lock(&timers->lock);
+    /* Timers armed before this pass (even during an enclosing one) may run
+     * in it; those armed from now on wait in the deferred heaps until it
+     * ends (T1): a timer that re-arms itself in the past cannot make the
+     * pass endless, nor hide the older expired timers behind it. */
+    timers_merge_deferred(timers);
+    timers->passes++;
     for (int type = 0; type < AIO_CLOCK_MAX; type++) {
         AioTimerClock *clock = &timers->clocks[type];
         int64_t now = aio_clock_get_ns(type);
         AioTimerPrivate *top;
 
-        while ((top = heap_top(clock)) != NULL && top->expire_time <= now &&
-               top->seq < armed_before) {
+        while ((top = heap_top(&clock->armed)) != NULL && top->expire_time <= now) {
             AioTimerCB *cb = top->cb;
             void *opaque = top->opaque;
 
             timer_disarm_locked(timers, top);
             /* The callback may free, re-arm or delete any timer: @top is
              * not touched after this. */
-            g_mutex_unlock(&timers->lock);
+            pthread_mutex_unlock(&timers->lock);
             GAIO_TEST_PAUSE(GAIO_PAUSE_TIMER_POPPED, top);
             cb(opaque);
             progress = true;
-            g_mutex_lock(&timers->lock);
+            pthread_mutex_lock(&timers->lock);
         }
     }
-    g_mutex_unlock(&timers->lock);
+    if (--timers->passes == 0)
+        timers_merge_deferred(timers);
+    pthread_mutex_unlock(&timers->lock);
     return progress;
 }
 
@@ -393,12 +439,12 @@ aio_timer_init(AioContext *ctx, AioTimer *ts, AioClockType type, int scale, AioT
     t->scale = scale;
     t->type = type;
     timers = &ctx->timers;
-    g_mutex_lock(&timers->lock);
+    pthread_mutex_lock(&timers->lock);
     t->next = timers->all;
     if (t->next != NULL)
         t->next->prev = t;
     timers->all = t;
-    g_mutex_unlock(&timers->lock);
+    pthread_mutex_unlock(&timers->lock);
 }
 
 AioTimer *
@@ -427,7 +473,7 @@ aio_timer_deinit(AioTimer *ts)
     g_return_if_fail(t->ctx != NULL);
 
     timers = &t->ctx->timers;
-    g_mutex_lock(&timers->lock);
+    pthread_mutex_lock(&timers->lock);
     timer_disarm_locked(timers, t);
     if (t->prev != NULL)
         t->prev->next = t->next;
@@ -437,7 +483,7 @@ aio_timer_deinit(AioTimer *ts)
         t->next->prev = t->prev;
     t->prev = t->next = NULL;
     t->ctx = NULL;
-    g_mutex_unlock(&timers->lock);
+    pthread_mutex_unlock(&timers->lock);
 }
 
 void
@@ -462,12 +508,16 @@ timer_arm_locked(AioContext *ctx, AioTimerPrivate *t, int64_t expire)
     timer_disarm_locked(timers, t);
     t->seq = timers->next_seq++;
     timer_store_expire(t, expire);
-    heap_insert(clock, t);
+    /* During a pass, the timer waits for the next one (timers_pass()). */
+    t->deferred = timers->passes > 0;
+    heap_insert(clock, t->deferred ? &clock->deferred : &clock->armed, t);
     atomic_fetch_add_explicit(&timers->n_armed, 1, memory_order_relaxed);
     /* The context's thread sets the timerfd before it sleeps; any other
      * thread may be racing with a sleep already set up for a later
-     * deadline, and setting the timerfd now ends that sleep in time (T4). */
-    if (heap_top(clock) == t && expire < clock->programmed && !aio_context_is_owner(ctx))
+     * deadline, and setting the timerfd now ends that sleep in time (T4).
+     * (A deferred timer's context is in a pass: awake.) */
+    if (!t->deferred && heap_top(&clock->armed) == t && expire < clock->programmed &&
+        !aio_context_is_owner(ctx))
         clock_program(ctx, clock, expire);
 }
 
@@ -481,9 +531,22 @@ aio_timer_mod_ns(AioTimer *ts, int64_t expire_time)
     g_return_if_fail(t->ctx != NULL);
 
     ctx = t->ctx;
-    g_mutex_lock(&ctx->timers.lock);
+    pthread_mutex_lock(&ctx->timers.lock);
     timer_arm_locked(ctx, t, MAX(expire_time, 0));
-    g_mutex_unlock(&ctx->timers.lock);
+    pthread_mutex_unlock(&ctx->timers.lock);
+}
+
+/* @time × @scale, saturated: a deadline too far to count in nanoseconds is
+ * "never", not an overflow (undefined in C, and a past deadline in
+ * practice). */
+static int64_t
+scaled_ns(int64_t time, int32_t scale)
+{
+    int64_t ns;
+
+    if (__builtin_mul_overflow(time, (int64_t)scale, &ns))
+        return time < 0 ? INT64_MIN : INT64_MAX;
+    return ns;
 }
 
 void
@@ -491,7 +554,7 @@ aio_timer_mod(AioTimer *ts, int64_t expire_time)
 {
     g_return_if_fail(ts != NULL);
 
-    aio_timer_mod_ns(ts, expire_time * timer_private(ts)->scale);
+    aio_timer_mod_ns(ts, scaled_ns(expire_time, timer_private(ts)->scale));
 }
 
 void
@@ -505,10 +568,10 @@ aio_timer_mod_anticipate_ns(AioTimer *ts, int64_t expire_time)
 
     ctx = t->ctx;
     expire_time = MAX(expire_time, 0);
-    g_mutex_lock(&ctx->timers.lock);
+    pthread_mutex_lock(&ctx->timers.lock);
     if (t->heap_index == TIMER_NOT_IN_HEAP || expire_time < t->expire_time)
         timer_arm_locked(ctx, t, expire_time);
-    g_mutex_unlock(&ctx->timers.lock);
+    pthread_mutex_unlock(&ctx->timers.lock);
 }
 
 void
@@ -516,7 +579,7 @@ aio_timer_mod_anticipate(AioTimer *ts, int64_t expire_time)
 {
     g_return_if_fail(ts != NULL);
 
-    aio_timer_mod_anticipate_ns(ts, expire_time * timer_private(ts)->scale);
+    aio_timer_mod_anticipate_ns(ts, scaled_ns(expire_time, timer_private(ts)->scale));
 }
 
 void
@@ -530,33 +593,33 @@ aio_timer_del(AioTimer *ts)
     ctx = t->ctx;
     if (ctx == NULL)
         return; /* deinitialized: nothing armed */
-    g_mutex_lock(&ctx->timers.lock);
+    pthread_mutex_lock(&ctx->timers.lock);
     timer_disarm_locked(&ctx->timers, t);
-    g_mutex_unlock(&ctx->timers.lock);
+    pthread_mutex_unlock(&ctx->timers.lock);
 }
 
 bool
-aio_timer_pending(AioTimer *ts)
+aio_timer_pending(const AioTimer *ts)
 {
     g_return_val_if_fail(ts != NULL, false);
 
-    return timer_load_expire(timer_private(ts)) != -1;
+    return timer_load_expire(timer_private_const(ts)) != -1;
 }
 
 bool
-aio_timer_expired(AioTimer *ts, int64_t current_time)
+aio_timer_expired(const AioTimer *ts, int64_t current_time)
 {
-    AioTimerPrivate *t = timer_private(ts);
+    const AioTimerPrivate *t = timer_private_const(ts);
 
     g_return_val_if_fail(ts != NULL, false);
 
-    return timer_load_expire(t) <= current_time * t->scale;
+    return timer_load_expire(t) <= scaled_ns(current_time, t->scale);
 }
 
 int64_t
-aio_timer_expire_time_ns(AioTimer *ts)
+aio_timer_expire_time_ns(const AioTimer *ts)
 {
     g_return_val_if_fail(ts != NULL, -1);
 
-    return timer_load_expire(timer_private(ts));
+    return timer_load_expire(timer_private_const(ts));
 }

@@ -211,7 +211,7 @@ void aio_timer_del(AioTimer *ts);
  * Returns: %true if the timer is armed (its callback has not started yet)
  */
 GAIO_AVAILABLE_IN_ALL
-bool aio_timer_pending(AioTimer *ts);
+bool aio_timer_pending(const AioTimer *ts);
 
 /**
  * aio_timer_expired:
@@ -226,7 +226,7 @@ bool aio_timer_pending(AioTimer *ts);
  * Returns: %true if expired (or unarmed and @current_time ≥ -1)
  */
 GAIO_AVAILABLE_IN_ALL
-bool aio_timer_expired(AioTimer *ts, int64_t current_time);
+bool aio_timer_expired(const AioTimer *ts, int64_t current_time);
 
 /**
  * aio_timer_expire_time_ns:
@@ -237,6 +237,6 @@ bool aio_timer_expired(AioTimer *ts, int64_t current_time);
  * Returns: the deadline in nanoseconds, or -1 if the timer is not armed
  */
 GAIO_AVAILABLE_IN_ALL
-int64_t aio_timer_expire_time_ns(AioTimer *ts);
+int64_t aio_timer_expire_time_ns(const AioTimer *ts);
 
 G_END_DECLS
