@@ -11,7 +11,7 @@ n=0 failed=0
 ok()     { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); failed=1; echo "not ok $n - $1"; }
 
-echo "1..4"
+echo "1..6"
 
 # The umbrella compiles on its own, warning-free.
 printf '#include <gaio/gaio.h>\nint main(void) { return aio_context_get_current() != NULL; }\n' > "$tmp/umbrella.c"
@@ -19,6 +19,24 @@ if $cc -Wall -Wextra -Werror -I"$inc" -I"$build_inc" $glib_cflags -c "$tmp/umbre
     ok "/api/0/umbrella-header-compiles-alone"
 else
     cat "$tmp/err" | sed 's/^/# /'; not_ok "/api/0/umbrella-header-compiles-alone"
+fi
+
+# qemu-compat.h compiles on its own, warning-free (it includes the umbrella).
+printf '#include <gaio/qemu-compat.h>\nint main(void) { return timer_pending(NULL) && qemu_get_current_aio_context() == NULL; }\n' > "$tmp/compat.c"
+if $cc -Wall -Wextra -Wmissing-prototypes -Wshadow -Werror -I"$inc" -I"$build_inc" $glib_cflags \
+       -c "$tmp/compat.c" -o "$tmp/c.o" 2> "$tmp/err"; then
+    ok "/api/0/qemu-compat-header-compiles-alone"
+else
+    cat "$tmp/err" | sed 's/^/# /'; not_ok "/api/0/qemu-compat-header-compiles-alone"
+fi
+
+# ... and the umbrella does not pull it in: QEMU's spellings stay out of the
+# namespace of plain gaio users.
+printf '#include <gaio/gaio.h>\nQEMUTimer *t;\n' > "$tmp/no-compat.c"
+if $cc -I"$inc" -I"$build_inc" $glib_cflags -c "$tmp/no-compat.c" -o "$tmp/n.o" 2> /dev/null; then
+    not_ok "/api/0/umbrella-leaves-out-qemu-compat"
+else
+    ok "/api/0/umbrella-leaves-out-qemu-compat"
 fi
 
 # A sub-header included directly is an #error.
