@@ -138,6 +138,11 @@ gaio_test_thread_sleeps_in_poll(pid_t tid)
     if (strncmp(buf, "running", strlen("running")) == 0)
         return false;
     nr = strtol(buf, NULL, 10);
+#ifdef SYS_epoll_pwait2
+    /* Nanosecond sleeps (P3) may use epoll_pwait2(). */
+    if (nr == SYS_epoll_pwait2)
+        return true;
+#endif
     return nr == SYS_poll || nr == SYS_ppoll || nr == SYS_epoll_wait ||
            nr == SYS_epoll_pwait;
 }
