@@ -129,6 +129,8 @@ read_cb(void *opaque)
 {
     Handler *h = opaque;
 
+    /* I1: handlers run inside a pass of their context. */
+    g_assert_true(aio_context_get_current() == h->ctx);
     h->reads++;
     handler_log(h, h->tag);
     if (h->drain)
@@ -459,6 +461,110 @@ test_one_ready_among_many(gconstpointer mode)
         fd_pair_close(&h[i].pair);
     }
     g_free(h);
+    gaio_test_loop_clear(&loop);
+}
+
+static void
+test_every_readable_fd_runs_in_each_pass(gconstpointer mode)
+{
+    enum { N = 300 };
+    Handler *h = g_new0(Handler, N);
+    GaioTestLoop loop;
+
+    g_test_summary("F1: with 300 fds readable at once (more than one epoll_wait "
+                   "batch), one pass runs every handler exactly once, and so does "
+                   "the next: io_read runs in every pass while its fd is readable.");
+
+    gaio_test_loop_init(&loop, mode);
+    for (int i = 0; i < N; i++) {
+        handler_init(&h[i], loop.ctx, KIND_EVENTFD);
+        watch_read(&h[i]);
+        fd_pair_make_readable(&h[i].pair);
+    }
+    for (int pass = 1; pass <= 2; pass++) {
+        int ran = 0;
+
+        for (int i = 0; i < N; i++)
+            h[i].writes = h[i].reads; /* the count before this pass */
+        g_assert_true(gaio_test_loop_iterate(&loop, false));
+        for (int i = 0; i < N; i++) {
+            g_assert_cmpint(h[i].reads - h[i].writes, <=, 1);
+            ran += h[i].reads - h[i].writes;
+        }
+        g_test_message("pass %d ran %d of the %d readable fds' handlers", pass, ran, N);
+        g_assert_cmpint(ran, ==, N);
+    }
+
+    for (int i = 0; i < N; i++) {
+        unwatch(loop.ctx, h[i].pair.rfd);
+        fd_pair_close(&h[i].pair);
+    }
+    g_free(h);
+    gaio_test_loop_clear(&loop);
+}
+
+/* io_read of `outer` drains its fd, then runs a nested non-blocking
+ * aio_poll() on its own context. */
+typedef struct {
+    Handler outer;
+    Handler other;
+    int nested_progress;
+} Nesting;
+
+static void
+nesting_read_cb(void *opaque)
+{
+    Nesting *t = opaque;
+
+    t->outer.reads++;
+    fd_drain(t->outer.pair.rfd);
+    if (aio_poll(t->outer.ctx, false))
+        t->nested_progress++;
+}
+
+/* io_read that insists on finding data: a call without it is a spurious run. */
+static void
+must_find_data_cb(void *opaque)
+{
+    Handler *h = opaque;
+
+    h->reads++;
+    g_assert_cmpint(fd_drain(h->pair.rfd), ==, 1);
+}
+
+static void
+test_nested_poll_does_not_rerun_served_handler(gconstpointer mode)
+{
+    GaioTestLoop loop;
+    Nesting t;
+
+    g_test_summary("F1/B14: a handler runs a nested aio_poll() on its own context "
+                   "while another fd is readable: that fd's handler runs once, in "
+                   "the nested or in the outer pass, never again for the readiness "
+                   "the nested pass consumed (QEMU's dispatch clears it), so an "
+                   "io_read that asserts it finds data holds.");
+
+    gaio_test_loop_init(&loop, mode);
+    handler_init(&t.outer, loop.ctx, KIND_PIPE);
+    handler_init(&t.other, loop.ctx, KIND_EVENTFD);
+    t.nested_progress = 0;
+    aio_set_fd_handler(loop.ctx, t.outer.pair.rfd, nesting_read_cb, NULL, NULL, NULL, &t);
+    aio_set_fd_handler(loop.ctx, t.other.pair.rfd, must_find_data_cb, NULL, NULL, NULL,
+                       &t.other);
+    fd_pair_make_readable(&t.outer.pair);
+    fd_pair_make_readable(&t.other.pair);
+
+    g_assert_true(gaio_test_loop_iterate(&loop, false));
+    g_assert_cmpint(t.outer.reads, ==, 1);
+    g_assert_cmpint(t.other.reads, ==, 1);
+    g_assert_false(gaio_test_loop_iterate(&loop, false));
+    g_test_message("the other handler ran in the %s pass",
+                   t.nested_progress ? "nested" : "outer");
+
+    unwatch(loop.ctx, t.outer.pair.rfd);
+    unwatch(loop.ctx, t.other.pair.rfd);
+    fd_pair_close(&t.outer.pair);
+    fd_pair_close(&t.other.pair);
     gaio_test_loop_clear(&loop);
 }
 
@@ -1033,10 +1139,93 @@ test_finalize_with_handlers_registered(gconstpointer mode)
     fd_pair_close(&writer.pair);
 }
 
+/* Removes every handler in `victims`, then drops the last reference of the
+ * context (under GLib: destroys its source and drops the test's references). */
+typedef struct {
+    Handler self;
+    GaioTestLoop *loop;
+} LastRef;
+
+static void
+drop_last_reference_cb(void *opaque)
+{
+    LastRef *l = opaque;
+    GaioTestLoop *loop = l->loop;
+
+    l->self.reads++;
+    g_string_append_c(l->self.log, 'S');
+    for (Handler **v = l->self.victims; *v != NULL; v++)
+        unwatch(loop->ctx, (*v)->pair.rfd);
+    unwatch(loop->ctx, l->self.pair.rfd);
+    if (loop->source != NULL) {
+        g_source_destroy(loop->source);
+        g_source_unref(loop->source);
+        loop->source = NULL;
+    }
+    aio_context_unref(loop->ctx);
+    loop->ctx = NULL;
+}
+
+static void
+test_callback_drops_last_reference(gconstpointer data)
+{
+    enum { N = 8 };
+    GaioTestLoop loop;
+    Handler others[N];
+    Handler *victims[N + 1];
+    GString *log;
+    LastRef l;
+
+    g_test_summary("C4/F2: a handler removes the other handlers of readable fds "
+                   "(whose memory must outlive the walk) and drops the last "
+                   "reference of its context: none of them runs afterwards, the "
+                   "context is freed when the iteration returns; no leak, no "
+                   "invalid access.");
+
+    gaio_test_loop_init(&loop, data);
+    log = g_string_new(NULL);
+    handler_init(&l.self, loop.ctx, KIND_PIPE);
+    l.loop = &loop;
+    l.self.log = log;
+    /* Ready first: epoll reports in the order fds became ready, so it most
+     * likely runs before the others (which may legitimately run before it
+     * otherwise). */
+    aio_set_fd_handler(loop.ctx, l.self.pair.rfd, drop_last_reference_cb, NULL, NULL, NULL,
+                       &l);
+    fd_pair_make_readable(&l.self.pair);
+    for (int i = 0; i < N; i++) {
+        handler_init(&others[i], loop.ctx, KIND_EVENTFD);
+        others[i].log = log;
+        others[i].tag = 'o';
+        watch_read(&others[i]);
+        fd_pair_make_readable(&others[i].pair);
+        victims[i] = &others[i];
+    }
+    victims[N] = NULL;
+    l.self.victims = victims;
+
+    gaio_test_loop_iterate(&loop, false);
+    g_assert_cmpint(l.self.reads, ==, 1);
+    g_assert_null(loop.ctx);
+    /* F2: none of the removed handlers ran after the removal. */
+    g_test_message("log: %s", log->str);
+    g_assert_null(strchr(strchr(log->str, 'S'), 'o'));
+    g_string_free(log, TRUE);
+
+    for (int i = 0; i < N; i++)
+        fd_pair_close(&others[i].pair);
+    fd_pair_close(&l.self.pair);
+    if (loop.mc != NULL)
+        g_main_context_unref(loop.mc);
+}
+
 int
 main(int argc, char **argv)
 {
     gaio_test_init(&argc, &argv);
+    /* A failed check fails its test and the run goes on to the next one, so
+     * one broken rule does not hide the state of the others. */
+    g_test_set_nonfatal_assertions();
 
     gaio_test_add_modes("/fd/P1/set-handler-is-not-progress",
                         test_set_handler_is_not_progress);
@@ -1060,6 +1249,10 @@ main(int argc, char **argv)
     gaio_test_add_modes("/fd/F1/hang-up-runs-io-read", test_hang_up_runs_io_read);
     gaio_test_add_modes("/fd/F1/error-runs-io-read", test_error_runs_io_read);
     gaio_test_add_modes("/fd/F1/one-ready-among-many", test_one_ready_among_many);
+    gaio_test_add_modes("/fd/F1/every-readable-fd-runs-in-each-pass",
+                        test_every_readable_fd_runs_in_each_pass);
+    gaio_test_add_modes("/fd/F1/nested-poll-does-not-rerun-served-handler",
+                        test_nested_poll_does_not_rerun_served_handler);
 
     gaio_test_add_modes("/fd/F2/remove-self-from-callback", test_remove_self_from_callback);
     gaio_test_add_modes("/fd/F2/remove-each-other-from-callbacks",
@@ -1082,6 +1275,8 @@ main(int argc, char **argv)
 
     gaio_test_add_modes("/fd/C4/finalize-with-handlers-registered",
                         test_finalize_with_handlers_registered);
+    gaio_test_add_modes("/fd/C4/callback-drops-last-reference",
+                        test_callback_drops_last_reference);
 
     return g_test_run();
 }

@@ -455,6 +455,9 @@ int
 main(int argc, char **argv)
 {
     gaio_test_init(&argc, &argv);
+    /* A failed check fails its test and the run goes on to the next one, so
+     * one broken rule does not hide the state of the others. */
+    g_test_set_nonfatal_assertions();
 
     g_test_add_func("/notifier/5/init-set-test-and-clear-cleanup", test_notifier_api);
     gaio_test_add_modes("/notifier/P1/add-remove-is-not-progress",

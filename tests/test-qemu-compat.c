@@ -662,6 +662,9 @@ main(int argc, char **argv)
     int ret;
 
     gaio_test_init(&argc, &argv);
+    /* A failed check fails its test and the run goes on to the next one, so
+     * one broken rule does not hide the state of the others. */
+    g_test_set_nonfatal_assertions();
 
     ctx = gaio_test_context_new();
     main_ctx = g_main_context_new();

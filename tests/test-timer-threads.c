@@ -383,6 +383,9 @@ int
 main(int argc, char **argv)
 {
     gaio_test_init(&argc, &argv);
+    /* A failed check fails its test and the run goes on to the next one, so
+     * one broken rule does not hide the state of the others. */
+    g_test_set_nonfatal_assertions();
 
     gaio_test_add_modes("/timer/T4/arm-from-thread-wakes-blocked-loop",
                         test_arm_from_thread_wakes_blocked_loop);

@@ -12,6 +12,7 @@
  */
 #include "gaio-test-loop.h"
 
+#include <fcntl.h>
 #include <stdint.h>
 
 #define US (G_GINT64_CONSTANT(1000))
@@ -834,6 +835,277 @@ test_far_future_deadline(gconstpointer mode)
     gaio_test_loop_clear(&loop);
 }
 
+/* A re-arms itself in the past from its callback, `max` times. */
+typedef struct {
+    AioTimer a, b;
+    int a_runs, b_runs, max;
+    GString *log;
+} Starver;
+
+static void
+starver_a_cb(void *opaque)
+{
+    Starver *s = opaque;
+
+    g_string_append_c(s->log, 'a');
+    if (++s->a_runs < s->max)
+        aio_timer_mod_ns(&s->a, 0);
+}
+
+static void
+starver_b_cb(void *opaque)
+{
+    Starver *s = opaque;
+
+    g_string_append_c(s->log, 'b');
+    s->b_runs++;
+}
+
+static void
+test_rearm_in_the_past_does_not_starve_others(gconstpointer mode)
+{
+    GaioTestLoop loop;
+    Starver s = {.max = 5};
+
+    g_test_summary("T1: A and B expired (A first); A's callback re-arms A at a "
+                   "passed deadline. A runs again only in the next pass, and B, "
+                   "expired and armed before the pass, still runs in this pass: "
+                   "a timer that keeps re-arming itself in the past does not "
+                   "starve the other expired timers of its clock.");
+
+    gaio_test_loop_init(&loop, mode);
+    s.log = g_string_new(NULL);
+    aio_timer_init(loop.ctx, &s.a, AIO_CLOCK_REALTIME, AIO_SCALE_NS, starver_a_cb, &s);
+    aio_timer_init(loop.ctx, &s.b, AIO_CLOCK_REALTIME, AIO_SCALE_NS, starver_b_cb, &s);
+    aio_timer_mod_ns(&s.a, 1);
+    aio_timer_mod_ns(&s.b, 2);
+
+    g_assert_true(gaio_test_loop_iterate(&loop, false));
+    g_test_message("log after the first pass: %s", s.log->str);
+    g_assert_cmpint(s.a_runs, ==, 1);
+    g_assert_cmpint(s.b_runs, ==, 1);
+    g_assert_cmpstr(s.log->str, ==, "ab");
+    for (int i = 2; i <= s.max; i++) {
+        g_assert_true(gaio_test_loop_iterate(&loop, false));
+        g_assert_cmpint(s.a_runs, ==, i);
+    }
+    g_assert_false(gaio_test_loop_iterate(&loop, false));
+    g_assert_cmpint(s.b_runs, ==, 1);
+
+    aio_timer_deinit(&s.a);
+    aio_timer_deinit(&s.b);
+    g_string_free(s.log, TRUE);
+    gaio_test_loop_clear(&loop);
+}
+
+/* ------------------------------------------------------------------ G4 */
+
+typedef struct {
+    AioContext *ctx;
+    GString *log;
+    QEMUBH *bh;
+    AioTimer timer;
+    AioTimer late; /* armed (due) by the handler */
+    int fds[2];
+} PassOrder;
+
+static void
+order_bh_cb(void *opaque)
+{
+    PassOrder *o = opaque;
+
+    g_string_append_c(o->log, 'B');
+}
+
+static void
+order_read_cb(void *opaque)
+{
+    PassOrder *o = opaque;
+    char c;
+
+    g_string_append_c(o->log, 'H');
+    g_assert_cmpint(read(o->fds[0], &c, 1), ==, 1);
+    /* Due at once: runs in this pass's timer phase, after the handlers. */
+    aio_timer_mod_ns(&o->late, 0);
+    /* A BH scheduled now runs in the next pass (B5). */
+    qemu_bh_schedule(o->bh);
+}
+
+static void
+order_timer_cb(void *opaque)
+{
+    PassOrder *o = opaque;
+
+    g_string_append_c(o->log, 'T');
+}
+
+static void
+order_late_cb(void *opaque)
+{
+    PassOrder *o = opaque;
+
+    g_string_append_c(o->log, 'L');
+}
+
+static void
+test_pass_runs_bhs_then_handlers_then_timers(gconstpointer mode)
+{
+    GaioTestLoop loop;
+    PassOrder o;
+
+    g_test_summary("G4/P1: one pass runs the pending BHs, then the ready fd "
+                   "handlers, then the expired timers, those armed (due) by the "
+                   "handlers included; a BH scheduled by a handler runs in the "
+                   "next pass.");
+
+    gaio_test_loop_init(&loop, mode);
+    o.ctx = loop.ctx;
+    o.log = g_string_new(NULL);
+    o.bh = aio_bh_new(loop.ctx, order_bh_cb, &o);
+    g_assert_cmpint(pipe2(o.fds, O_NONBLOCK | O_CLOEXEC), ==, 0);
+    aio_timer_init(loop.ctx, &o.timer, AIO_CLOCK_REALTIME, AIO_SCALE_NS, order_timer_cb, &o);
+    aio_timer_init(loop.ctx, &o.late, AIO_CLOCK_REALTIME, AIO_SCALE_NS, order_late_cb, &o);
+    aio_set_fd_handler(loop.ctx, o.fds[0], order_read_cb, NULL, NULL, NULL, &o);
+
+    /* Made ready in the reverse order. */
+    aio_timer_mod_ns(&o.timer, 0);
+    g_assert_cmpint(write(o.fds[1], "x", 1), ==, 1);
+    qemu_bh_schedule(o.bh);
+
+    g_assert_true(gaio_test_loop_iterate(&loop, false));
+    g_assert_cmpstr(o.log->str, ==, "BHTL");
+    g_assert_true(gaio_test_loop_iterate(&loop, false));
+    g_assert_cmpstr(o.log->str, ==, "BHTLB");
+    g_assert_false(gaio_test_loop_iterate(&loop, false));
+
+    aio_set_fd_handler(loop.ctx, o.fds[0], NULL, NULL, NULL, NULL, NULL);
+    close(o.fds[0]);
+    close(o.fds[1]);
+    qemu_bh_delete(o.bh);
+    aio_timer_deinit(&o.timer);
+    aio_timer_deinit(&o.late);
+    g_string_free(o.log, TRUE);
+    gaio_test_loop_clear(&loop);
+}
+
+/* ------------------------------------------------------ nesting, C4 */
+
+typedef struct {
+    AioContext *ctx;
+    AioTimer outer, other;
+    int outer_runs, other_runs;
+    bool nested_progress;
+} NestedTimers;
+
+static void
+nested_outer_cb(void *opaque)
+{
+    NestedTimers *t = opaque;
+
+    t->outer_runs++;
+    t->nested_progress = aio_poll(t->ctx, false);
+}
+
+static void
+nested_other_cb(void *opaque)
+{
+    NestedTimers *t = opaque;
+
+    t->other_runs++;
+}
+
+static void
+test_nested_poll_from_timer_callback(gconstpointer mode)
+{
+    GaioTestLoop loop;
+    NestedTimers t = {0};
+
+    g_test_summary("T1/B14: a timer callback runs a nested aio_poll() on its own "
+                   "context while another timer is expired: that one runs once "
+                   "(in the nested pass or the outer one), the calling timer is "
+                   "not run again: once per arming.");
+
+    gaio_test_loop_init(&loop, mode);
+    t.ctx = loop.ctx;
+    aio_timer_init(loop.ctx, &t.outer, AIO_CLOCK_REALTIME, AIO_SCALE_NS, nested_outer_cb, &t);
+    aio_timer_init(loop.ctx, &t.other, AIO_CLOCK_REALTIME, AIO_SCALE_NS, nested_other_cb, &t);
+    aio_timer_mod_ns(&t.outer, 1);
+    aio_timer_mod_ns(&t.other, 2);
+
+    g_assert_true(gaio_test_loop_iterate(&loop, false));
+    g_assert_cmpint(t.outer_runs, ==, 1);
+    g_assert_cmpint(t.other_runs, ==, 1);
+    g_assert_false(gaio_test_loop_iterate(&loop, false));
+    g_test_message("the other timer ran in the %s pass", t.nested_progress ? "nested" : "outer");
+
+    aio_timer_deinit(&t.outer);
+    aio_timer_deinit(&t.other);
+    gaio_test_loop_clear(&loop);
+}
+
+typedef struct {
+    GaioTestLoop *loop;
+    AioTimer *self;
+    AioTimer *next;
+    int runs;
+    int next_runs;
+} Dropper;
+
+static void
+drop_context_cb(void *opaque)
+{
+    Dropper *d = opaque;
+    GaioTestLoop *loop = d->loop;
+
+    d->runs++;
+    if (loop->source != NULL) {
+        g_source_destroy(loop->source);
+        g_source_unref(loop->source);
+        loop->source = NULL;
+    }
+    aio_context_unref(loop->ctx);
+    loop->ctx = NULL;
+}
+
+static void
+dropper_next_cb(void *opaque)
+{
+    Dropper *d = opaque;
+
+    d->next_runs++;
+}
+
+static void
+test_callback_drops_last_reference(gconstpointer mode)
+{
+    GaioTestLoop loop;
+    Dropper d = {.loop = &loop};
+
+    g_test_summary("C4: a timer callback drops the last reference of its own "
+                   "context, with another expired timer and an armed one left: "
+                   "the context is freed when the iteration returns (the other "
+                   "expired timer runs at most once); no leak, no invalid access.");
+
+    gaio_test_loop_init(&loop, mode);
+    d.self = aio_timer_new(loop.ctx, AIO_CLOCK_REALTIME, AIO_SCALE_NS, drop_context_cb, &d);
+    d.next = aio_timer_new(loop.ctx, AIO_CLOCK_REALTIME, AIO_SCALE_NS, dropper_next_cb, &d);
+    aio_timer_mod_ns(d.self, 1);
+    aio_timer_mod_ns(d.next, 2);
+    {
+        AioTimer *armed = aio_timer_new(loop.ctx, AIO_CLOCK_REALTIME, AIO_SCALE_NS,
+                                        never_timer_cb, NULL);
+
+        aio_timer_mod_ns(armed, now_ns() + 3600 * SECOND);
+    }
+
+    gaio_test_loop_iterate(&loop, false);
+    g_assert_cmpint(d.runs, ==, 1);
+    g_assert_cmpint(d.next_runs, <=, 1);
+    g_assert_null(loop.ctx);
+    if (loop.mc != NULL)
+        g_main_context_unref(loop.mc);
+}
+
 /* ------------------------------------------------------------- T2 / P3 */
 
 static void
@@ -1145,6 +1417,9 @@ int
 main(int argc, char **argv)
 {
     gaio_test_init(&argc, &argv);
+    /* A failed check fails its test and the run goes on to the next one, so
+     * one broken rule does not hide the state of the others. */
+    g_test_set_nonfatal_assertions();
 
     g_test_add_func("/timer/5/clocks", test_clocks);
     g_test_add_func("/timer/5/pending-expired-expire-time", test_pending_expired_expire_time);
@@ -1173,6 +1448,12 @@ main(int argc, char **argv)
                         test_free_own_timer_from_callback);
     gaio_test_add_modes("/timer/T1/wall-clock-timer", test_wall_clock_timer);
     gaio_test_add_modes("/timer/T1/far-future-deadline", test_far_future_deadline);
+    gaio_test_add_modes("/timer/T1/rearm-in-the-past-does-not-starve-others",
+                        test_rearm_in_the_past_does_not_starve_others);
+    gaio_test_add_modes("/timer/T1/nested-poll-from-timer-callback",
+                        test_nested_poll_from_timer_callback);
+    gaio_test_add_modes("/timer/G4/pass-runs-bhs-then-handlers-then-timers",
+                        test_pass_runs_bhs_then_handlers_then_timers);
 
     gaio_test_add_modes("/timer/T2/sub-millisecond-deadline", test_sub_millisecond_deadline);
     g_test_add_func("/timer/G2/prepare-timeout-never-early", test_prepare_timeout_never_early);
@@ -1182,6 +1463,8 @@ main(int argc, char **argv)
                     test_arm_delete_cost_does_not_grow_linearly);
 
     gaio_test_add_modes("/timer/C4/finalize-with-armed-timers", test_finalize_with_armed_timers);
+    gaio_test_add_modes("/timer/C4/callback-drops-last-reference",
+                        test_callback_drops_last_reference);
 
     return g_test_run();
 }
