@@ -191,7 +191,7 @@ timer_del(QEMUTimer *ts)
 static inline bool
 timer_pending(const QEMUTimer *ts)
 {
-    return aio_timer_pending((AioTimer *)ts);
+    return aio_timer_pending(ts);
 }
 
 /* Whether @ts's expire time (-1 when unarmed) is at or before @current_time,
@@ -199,7 +199,7 @@ timer_pending(const QEMUTimer *ts)
 static inline bool
 timer_expired(const QEMUTimer *ts, int64_t current_time)
 {
-    return aio_timer_expired((AioTimer *)ts, current_time);
+    return aio_timer_expired(ts, current_time);
 }
 
 /* @ts's deadline in nanoseconds, or -1 (UINT64_MAX, as QEMU's uint64_t
@@ -207,7 +207,7 @@ timer_expired(const QEMUTimer *ts, int64_t current_time)
 static inline uint64_t
 timer_expire_time_ns(const QEMUTimer *ts)
 {
-    return (uint64_t)aio_timer_expire_time_ns((AioTimer *)ts);
+    return (uint64_t)aio_timer_expire_time_ns(ts);
 }
 
 /* ------------------------------------------------------------ contexts */
