@@ -226,7 +226,49 @@ bench_percentile(const double *sorted, unsigned n, double p)
     return sorted[CLAMP(rank, 1u, n) - 1];
 }
 
+/* --- timed rounds ------------------------------------------------------- */
+
+static int64_t
+bench_rounds_time_ns(BenchRounds *rounds, uint64_t n)
+{
+    int64_t start = bench_now_ns();
+
+    for (uint64_t r = 0; r < n; r++)
+        rounds->round(rounds->data, r);
+    return bench_now_ns() - start;
+}
+
+/* Doubles a batch until it takes a tenth of a sample, then scales it to a
+ * sample. */
+void
+bench_rounds_calibrate(BenchRounds *rounds)
+{
+    int64_t target = bench_options.sample_ns, elapsed;
+    uint64_t n = 1;
+
+    while ((elapsed = bench_rounds_time_ns(rounds, n)) < target / 10)
+        n *= 2;
+    rounds->rounds = MAX(1, (uint64_t)((double)n * target / MAX(elapsed, 1)));
+}
+
+double
+bench_rounds_sample(BenchRounds *rounds)
+{
+    bench_rounds_time_ns(rounds, rounds->rounds / 8 + 1);
+    return (double)bench_rounds_time_ns(rounds, rounds->rounds) / rounds->rounds /
+           rounds->per_round;
+}
+
 /* --- interleaved repetitions -------------------------------------------- */
+
+const char *
+bench_param(const char *name, unsigned value)
+{
+    g_autofree char *param = g_strdup_printf("%s=%u", name, value);
+
+    return g_intern_string(param);
+}
+
 
 void
 bench_run_workload(const BenchWorkload *workload, const BenchImpl *const *impls,

@@ -128,6 +128,22 @@ void bench_sort(double *values, unsigned n);
 double bench_median(double *values, unsigned n); /* sorts @values */
 double bench_percentile(const double *sorted, unsigned n, double p);
 
+/* A timed operation: round(data, r) for r = 0, 1, 2, … does per_round units
+ * of work (callbacks, iterations, arm + delete pairs). */
+typedef struct {
+    void (*round)(void *data, uint64_t r);
+    void *data;
+    unsigned per_round;
+    uint64_t rounds; /* per timed sample: set by bench_rounds_calibrate() */
+} BenchRounds;
+
+/* Counts the rounds that fill bench_options.sample_ns (which also warms the
+ * caches up), so that every repetition does the same work. */
+void bench_rounds_calibrate(BenchRounds *rounds);
+/* Warms up again (other implementations ran since), then times one sample:
+ * ns per unit of work. */
+double bench_rounds_sample(BenchRounds *rounds);
+
 /* --- workloads ---------------------------------------------------------- */
 
 /* Keys of the figures: the tables and the targets look figures up by them. */
@@ -168,6 +184,9 @@ BenchWorkloadMaker bench_idle_workload;
 BenchWorkloadMaker bench_throughput_workload;
 BenchWorkloadMaker bench_latency_workload;
 BenchWorkloadMaker bench_memory_workload;
+
+/* A workload's parameter: "K=1024" (interned). */
+const char *bench_param(const char *name, unsigned value);
 
 /* Runs @workload and records its figures. */
 void bench_run_workload(const BenchWorkload *workload, const BenchImpl *const *impls,

@@ -6,49 +6,28 @@
  *  - same-thread: K handles, all K scheduled per round: ns per callback.
  *  - idle scaling: M + 1 handles, one scheduled per round, M registered but
  *    idle: ns per iteration, which should not depend on M.
- * A timed sample runs as many rounds as fill bench_options.sample_ns,
- * counted once at setup so that every repetition does the same work.
+ * A timed sample runs as many rounds as fill bench_options.sample_ns
+ * (BenchRounds, bench-harness.c), counted once at setup so that every
+ * repetition does the same work.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "bench-private.h"
 
 typedef struct {
+    BenchRounds rounds;
     BenchLoop *loop;
-    unsigned k;      /* handles scheduled per round */
-    uint64_t rounds; /* per timed sample */
+    unsigned k; /* handles scheduled per round */
 } RoundsState;
 
 static void
-round_run(BenchLoop *loop, unsigned k)
+round_run(void *data, uint64_t unused)
 {
-    unsigned long runs = bench_loop_runs(loop) + k;
+    RoundsState *state = data;
+    unsigned long runs = bench_loop_runs(state->loop) + state->k;
 
-    loop->impl->schedule(loop, 0, k);
-    bench_loop_run_until(loop, runs);
-}
-
-static int64_t
-rounds_time_ns(RoundsState *state, uint64_t rounds)
-{
-    int64_t start = bench_now_ns();
-
-    for (uint64_t r = 0; r < rounds; r++)
-        round_run(state->loop, state->k);
-    return bench_now_ns() - start;
-}
-
-/* Doubles a batch until it takes a tenth of a sample (which also warms the
- * caches up), then scales it to a sample. */
-static uint64_t
-rounds_calibrate(RoundsState *state)
-{
-    int64_t target = bench_options.sample_ns, elapsed;
-    uint64_t rounds = 1;
-
-    while ((elapsed = rounds_time_ns(state, rounds)) < target / 10)
-        rounds *= 2;
-    return MAX(1, (uint64_t)((double)rounds * target / MAX(elapsed, 1)));
+    state->loop->impl->schedule(state->loop, 0, state->k);
+    bench_loop_run_until(state->loop, runs);
 }
 
 static void *
@@ -58,7 +37,8 @@ rounds_setup(const BenchImpl *impl, unsigned n_handles, unsigned k)
 
     state->loop = bench_loop_make(impl, n_handles);
     state->k = k;
-    state->rounds = rounds_calibrate(state);
+    state->rounds = (BenchRounds){.round = round_run, .data = state, .per_round = k};
+    bench_rounds_calibrate(&state->rounds);
     return state;
 }
 
@@ -77,11 +57,7 @@ idle_setup(const BenchImpl *impl, unsigned m)
 static void
 rounds_sample(void *data, double *values)
 {
-    RoundsState *state = data;
-
-    /* The other implementations ran since: warm this one's caches again. */
-    rounds_time_ns(state, state->rounds / 8 + 1);
-    values[0] = (double)rounds_time_ns(state, state->rounds) / state->rounds / state->k;
+    values[0] = bench_rounds_sample(&((RoundsState *)data)->rounds);
 }
 
 static void
@@ -93,14 +69,6 @@ rounds_teardown(void *data)
     g_free(state);
 }
 
-static const char *
-rounds_param(const char *name, unsigned value)
-{
-    g_autofree char *param = g_strdup_printf("%s=%u", name, value);
-
-    return g_intern_string(param);
-}
-
 static const BenchMetric same_thread_metrics[] = {
     {"ns per callback", "ns"},
 };
@@ -110,7 +78,7 @@ bench_same_thread_workload(unsigned k)
 {
     return (BenchWorkload){
         .name = BENCH_W_SAME_THREAD,
-        .param = rounds_param("K", k),
+        .param = bench_param("K", k),
         .implementations = BENCH_SAME_THREAD,
         .n_metrics = G_N_ELEMENTS(same_thread_metrics),
         .metrics = same_thread_metrics,
@@ -130,7 +98,7 @@ bench_idle_workload(unsigned m)
 {
     return (BenchWorkload){
         .name = BENCH_W_IDLE,
-        .param = rounds_param("M", m),
+        .param = bench_param("M", m),
         .implementations = BENCH_IDLE,
         .n_metrics = G_N_ELEMENTS(idle_metrics),
         .metrics = idle_metrics,
