@@ -226,6 +226,14 @@ bench_percentile(const double *sorted, unsigned n, double p)
     return sorted[CLAMP(rank, 1u, n) - 1];
 }
 
+unsigned
+bench_ms_until(int64_t now_ns, int64_t deadline_ns)
+{
+    int64_t ms = (deadline_ns - now_ns + 999999) / 1000000;
+
+    return (unsigned)CLAMP(ms, 0, G_MAXUINT);
+}
+
 /* --- timed rounds ------------------------------------------------------- */
 
 static int64_t

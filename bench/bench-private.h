@@ -28,6 +28,7 @@ typedef struct {
     int64_t throughput_ns;    /* length of one cross-thread throughput sample */
     unsigned latency_samples; /* wake-ups per latency repetition */
     unsigned memory_handles;  /* handles per memory sample */
+    unsigned timer_samples;   /* timers per lateness repetition */
     const char *only;         /* run only the workloads whose label starts so */
 } BenchOptions;
 
@@ -45,6 +46,9 @@ enum {
     BENCH_LATENCY = 1u << 2,      /* cross-thread wake-up latency */
     BENCH_MEMORY = 1u << 3,       /* heap bytes per handle */
     BENCH_IDLE = 1u << 4,         /* handles can be registered but not pending */
+    BENCH_FDS = 1u << 5,          /* fd_watch(): fd scaling */
+    BENCH_TIMERS = 1u << 6,       /* timer_arm(): timer lateness */
+    BENCH_TIMER_ARM = 1u << 7,    /* timers_add(), timer_arm(), timer_cancel() */
 };
 
 /* The common head of every implementation's loop. The callback of every
@@ -86,6 +90,26 @@ struct BenchImpl {
     /* One iteration of the loop: runs what is pending; with @block, first
      * sleeps until something is. */
     void (*iterate)(BenchLoop *loop, bool block);
+
+    /* fds and timers. An implementation that has only these leaves
+     * handles_add() and schedule() NULL. Their callbacks end in
+     * bench_loop_ran() too, and loop_free() undoes all of them. */
+
+    /* BENCH_FDS: watches @fd for readability, level-triggered, until
+     * loop_free(). The workload owns @fd and closes it after loop_free(). */
+    void (*fd_watch)(BenchLoop *loop, int fd);
+    /* BENCH_TIMERS, BENCH_TIMER_ARM: arms the loop's one timer (made on
+     * first use), or moves it, to fire once at @deadline_ns on
+     * CLOCK_MONOTONIC, as precisely as the API lets one say it. @now_ns is
+     * the caller's reading of CLOCK_MONOTONIC just before, for APIs that take
+     * a timeout relative to now. */
+    void (*timer_arm)(BenchLoop *loop, int64_t now_ns, int64_t deadline_ns);
+    /* BENCH_TIMER_ARM: disarms the loop's one timer. */
+    void (*timer_cancel)(BenchLoop *loop);
+    /* BENCH_TIMER_ARM: makes @n more timers, each armed at one of
+     * @deadlines_ns (far ahead: they never fire); @now_ns as for timer_arm(). */
+    void (*timers_add)(BenchLoop *loop, unsigned n, int64_t now_ns,
+                       const int64_t *deadlines_ns);
 };
 
 void bench_loop_init(BenchLoop *loop, const BenchImpl *impl);
@@ -127,6 +151,9 @@ void bench_sleep_ns(int64_t ns);
 void bench_sort(double *values, unsigned n);
 double bench_median(double *values, unsigned n); /* sorts @values */
 double bench_percentile(const double *sorted, unsigned n, double p);
+/* A millisecond timeout that does not end before @deadline_ns: the interval
+ * from @now_ns, rounded up. */
+unsigned bench_ms_until(int64_t now_ns, int64_t deadline_ns);
 
 /* A timed operation: round(data, r) for r = 0, 1, 2, … does per_round units
  * of work (callbacks, iterations, arm + delete pairs). */
@@ -152,6 +179,9 @@ double bench_rounds_sample(BenchRounds *rounds);
 #define BENCH_W_THROUGHPUT "cross-thread throughput"
 #define BENCH_W_LATENCY "cross-thread latency"
 #define BENCH_W_MEMORY "memory"
+#define BENCH_W_FDS "fd scaling"
+#define BENCH_W_TIMER_LATENESS "timer lateness"
+#define BENCH_W_TIMER_ARM "timer arm+delete"
 
 typedef struct {
     const char *name; /* "ns per callback" */
@@ -176,14 +206,22 @@ struct BenchWorkload {
     void (*teardown)(void *state);
 };
 
-/* The workloads (bench-rounds.c, bench-cross-thread.c, bench-memory.c), made
- * for one value of their parameter: K, M, or none (0). */
+/* The workloads (bench-rounds.c, bench-cross-thread.c, bench-memory.c,
+ * bench-fds.c, bench-timers.c), made for one value of their parameter: K, M,
+ * N, or none (0). */
 typedef BenchWorkload BenchWorkloadMaker(unsigned arg);
 BenchWorkloadMaker bench_same_thread_workload;
 BenchWorkloadMaker bench_idle_workload;
 BenchWorkloadMaker bench_throughput_workload;
 BenchWorkloadMaker bench_latency_workload;
 BenchWorkloadMaker bench_memory_workload;
+BenchWorkloadMaker bench_fds_workload;
+BenchWorkloadMaker bench_timer_lateness_workload;
+BenchWorkloadMaker bench_timer_arm_workload;
+
+/* bench-fds.c: what the fd scaling tables must say about the fds they
+ * really had (RLIMIT_NOFILE may cap N), or NULL when every N was reached. */
+const char *bench_fds_note(void);
 
 /* A workload's parameter: "K=1024" (interned). */
 const char *bench_param(const char *name, unsigned value);
@@ -227,16 +265,25 @@ extern const BenchImpl bench_gaio_poll;
 extern const BenchImpl bench_gaio_gmain;
 extern const BenchImpl bench_glib_idle;
 extern const BenchImpl bench_glib_ready_time;
+extern const BenchImpl bench_glib_unix_fd;
+extern const BenchImpl bench_glib_timeout;
 #ifdef HAVE_LIBUV
 extern const BenchImpl bench_libuv;
+extern const BenchImpl bench_libuv_poll;
+extern const BenchImpl bench_libuv_timer;
 #endif
 #ifdef HAVE_LIBEVENT
 extern const BenchImpl bench_libevent;
 extern const BenchImpl bench_libevent_pthreads;
+extern const BenchImpl bench_libevent_fd;
+extern const BenchImpl bench_libevent_timer;
 #endif
 #ifdef HAVE_SDEVENT
 extern const BenchImpl bench_sd_event;
+extern const BenchImpl bench_sd_event_io;
+extern const BenchImpl bench_sd_event_time;
 #endif
 extern const BenchImpl bench_ref_call;
 extern const BenchImpl bench_ref_atomic;
 extern const BenchImpl bench_ref_eventfd;
+extern const BenchImpl bench_ref_timerfd;

@@ -14,8 +14,22 @@
  *    reusable deferred callback GLib's own documentation suggests
  *    (g_source_set_ready_time() is thread-safe and wakes the context).
  *
+ * Two more, for fds and timers:
+ *  - g_unix_fd_add: an fd is watched by a GUnixFDSource for G_IO_IN, made
+ *    the way g_unix_fd_add() makes it (g_unix_fd_source_new(),
+ *    g_source_set_callback(), g_source_attach()), aimed at the private
+ *    context; its callback returns G_SOURCE_CONTINUE. One GSource per fd, as
+ *    a GLib program has.
+ *  - g_timeout_add: a timer is what g_timeout_add() makes, aimed at the
+ *    private context: g_timeout_source_new(ms) with the interval rounded up
+ *    to whole milliseconds (GLib's API has no finer unit); a timer armed
+ *    again replaces its source, a deleted one is destroyed (as
+ *    g_source_remove() does).
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <glib-unix.h>
+
 #include "bench-private.h"
 
 typedef struct {
@@ -23,6 +37,8 @@ typedef struct {
     GMainContext *main_context;
     GSource **sources; /* g_source_set_ready_time: one per handle */
     unsigned n_handles;
+    GPtrArray *watches; /* fd sources; timers_add()'s timeout sources */
+    GSource *timeout;   /* timer_arm()'s, or NULL */
 } GlibLoop;
 
 typedef struct {
@@ -31,10 +47,17 @@ typedef struct {
 } ReadyTimeSource;
 
 static gboolean
-idle_ran(gpointer data)
+ran_once(gpointer data)
 {
     bench_loop_ran(data);
     return G_SOURCE_REMOVE;
+}
+
+static gboolean
+fd_ran(gint fd, GIOCondition condition, gpointer data)
+{
+    bench_loop_ran(data);
+    return G_SOURCE_CONTINUE;
 }
 
 static gboolean
@@ -49,6 +72,24 @@ static GSourceFuncs ready_time_funcs = {
     .dispatch = ready_time_dispatch,
 };
 
+/* What g_source_remove() does to a source we hold a reference to. */
+static void
+glib_source_remove(GSource *source)
+{
+    g_source_destroy(source);
+    g_source_unref(source);
+}
+
+/* Attaches @source with @callback to the private context; keeps the
+ * reference. */
+static GSource *
+glib_source_add(GlibLoop *loop, GSource *source, GSourceFunc callback)
+{
+    g_source_set_callback(source, callback, loop, NULL);
+    g_source_attach(source, loop->main_context);
+    return source;
+}
+
 static BenchLoop *
 glib_loop_new(const BenchImpl *impl, unsigned max_handles)
 {
@@ -57,6 +98,7 @@ glib_loop_new(const BenchImpl *impl, unsigned max_handles)
     loop->main_context = g_main_context_new();
     if (impl == &bench_glib_ready_time)
         loop->sources = g_new(GSource *, MAX(max_handles, 1));
+    loop->watches = g_ptr_array_new();
     bench_loop_init(&loop->base, impl);
     return &loop->base;
 }
@@ -70,6 +112,11 @@ glib_loop_free(BenchLoop *base)
         g_source_destroy(loop->sources[i]);
         g_source_unref(loop->sources[i]);
     }
+    for (guint i = 0; i < loop->watches->len; i++)
+        glib_source_remove(loop->watches->pdata[i]);
+    g_ptr_array_unref(loop->watches);
+    if (loop->timeout != NULL)
+        glib_source_remove(loop->timeout);
     /* Destroys idle sources not yet run. */
     g_main_context_unref(loop->main_context);
     g_free(loop->sources);
@@ -101,7 +148,7 @@ glib_idle_schedule(BenchLoop *base, unsigned first, unsigned n)
     for (unsigned i = 0; i < n; i++) {
         GSource *source = g_idle_source_new();
 
-        g_source_set_callback(source, idle_ran, loop, NULL);
+        g_source_set_callback(source, ran_once, loop, NULL);
         g_source_attach(source, loop->main_context);
         g_source_unref(source);
     }
@@ -114,6 +161,48 @@ glib_ready_time_schedule(BenchLoop *base, unsigned first, unsigned n)
 
     for (unsigned i = first; i < first + n; i++)
         g_source_set_ready_time(loop->sources[i], 0);
+}
+
+static void
+glib_fd_watch(BenchLoop *base, int fd)
+{
+    GlibLoop *loop = (GlibLoop *)base;
+
+    g_ptr_array_add(loop->watches, glib_source_add(loop, g_unix_fd_source_new(fd, G_IO_IN),
+                                                   (GSourceFunc)(void (*)(void))fd_ran));
+}
+
+static void
+glib_timer_arm(BenchLoop *base, int64_t now_ns, int64_t deadline_ns)
+{
+    GlibLoop *loop = (GlibLoop *)base;
+
+    if (loop->timeout != NULL)
+        glib_source_remove(loop->timeout);
+    loop->timeout = glib_source_add(
+        loop, g_timeout_source_new(bench_ms_until(now_ns, deadline_ns)), ran_once);
+}
+
+static void
+glib_timer_cancel(BenchLoop *base)
+{
+    GlibLoop *loop = (GlibLoop *)base;
+
+    glib_source_remove(loop->timeout);
+    loop->timeout = NULL;
+}
+
+static void
+glib_timers_add(BenchLoop *base, unsigned n, int64_t now_ns, const int64_t *deadlines_ns)
+{
+    GlibLoop *loop = (GlibLoop *)base;
+
+    for (unsigned i = 0; i < n; i++)
+        g_ptr_array_add(loop->watches,
+                        glib_source_add(loop,
+                                        g_timeout_source_new(
+                                            bench_ms_until(now_ns, deadlines_ns[i])),
+                                        ran_once));
 }
 
 static void
@@ -155,4 +244,26 @@ const BenchImpl bench_glib_ready_time = {
     .handles_add = glib_handles_add,
     .schedule = glib_ready_time_schedule,
     .iterate = glib_iterate,
+};
+
+const BenchImpl bench_glib_unix_fd = {
+    .id = "glib-unix-fd",
+    .name = "GLib g_unix_fd_add",
+    .workloads = BENCH_FDS,
+    .loop_new = glib_loop_new,
+    .loop_free = glib_loop_free,
+    .iterate = glib_iterate,
+    .fd_watch = glib_fd_watch,
+};
+
+const BenchImpl bench_glib_timeout = {
+    .id = "glib-timeout",
+    .name = "GLib g_timeout_add (ms)",
+    .workloads = BENCH_TIMERS | BENCH_TIMER_ARM,
+    .loop_new = glib_loop_new,
+    .loop_free = glib_loop_free,
+    .iterate = glib_iterate,
+    .timer_arm = glib_timer_arm,
+    .timer_cancel = glib_timer_cancel,
+    .timers_add = glib_timers_add,
 };

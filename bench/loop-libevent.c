@@ -1,4 +1,5 @@
-/* loop-libevent.c: libevent 2.1, through user-triggered events.
+/* loop-libevent.c: libevent 2.1, through user-triggered events, fd events
+ * and timer events.
  *
  * A handle is a `struct event` made once with event_new(base, -1, 0, …) (no
  * fd, no timeout: libevent's documented user-triggered event, which need not
@@ -14,6 +15,16 @@
  * base a single-threaded program gets (evthread_use_pthreads() is global and
  * cannot be undone, so the flag is how both live in one process).
  *
+ * fds and timers run on the single-threaded base (EVENT_BASE_FLAG_NOLOCK).
+ * An fd is watched by event_new(base, fd, EV_READ | EV_PERSIST, …) and
+ * event_add(ev, NULL); an iteration adds EVLOOP_ONCE (see
+ * libevent_iterate_once()). The timer is evtimer_new() armed with evtimer_add()
+ * and a struct timeval in microseconds (rounded up), deleted with
+ * evtimer_del(); its base also has EVENT_BASE_FLAG_PRECISE_TIMER, which a
+ * program that wants sub-millisecond timers sets: without it libevent reads
+ * CLOCK_MONOTONIC_COARSE (a tick, several ms) and its epoll backend sleeps in
+ * whole milliseconds; with it, a precise clock and a timerfd.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <event2/event.h>
@@ -26,6 +37,8 @@ typedef struct {
     struct event_base *event_base;
     struct event **events;
     unsigned n_events;
+    GPtrArray *watches;  /* fd events and timers_add()'s timers */
+    struct event *timer; /* timer_arm()'s, made on first use */
 } EventLoop;
 
 static void
@@ -35,7 +48,7 @@ libevent_ran(evutil_socket_t fd, short what, void *arg)
 }
 
 static struct event_base *
-libevent_base_new(bool threads)
+libevent_base_new(bool threads, bool precise_timer)
 {
     static gsize pthreads_ready;
     struct event_config *config = event_config_new();
@@ -48,6 +61,8 @@ libevent_base_new(bool threads)
     }
     if (!threads)
         event_config_set_flag(config, EVENT_BASE_FLAG_NOLOCK);
+    if (precise_timer)
+        event_config_set_flag(config, EVENT_BASE_FLAG_PRECISE_TIMER);
     event_base = event_base_new_with_config(config);
     event_config_free(config);
     if (event_base == NULL)
@@ -60,8 +75,10 @@ libevent_loop_new(const BenchImpl *impl, unsigned max_handles)
 {
     EventLoop *loop = g_new0(EventLoop, 1);
 
-    loop->event_base = libevent_base_new(impl == &bench_libevent_pthreads);
+    loop->event_base =
+        libevent_base_new(impl == &bench_libevent_pthreads, impl == &bench_libevent_timer);
     loop->events = g_new(struct event *, MAX(max_handles, 1));
+    loop->watches = g_ptr_array_new_with_free_func((GDestroyNotify)event_free);
     bench_loop_init(&loop->base, impl);
     return &loop->base;
 }
@@ -73,6 +90,9 @@ libevent_loop_free(BenchLoop *base)
 
     for (unsigned i = 0; i < loop->n_events; i++)
         event_free(loop->events[i]);
+    g_ptr_array_unref(loop->watches);
+    if (loop->timer != NULL)
+        event_free(loop->timer);
     event_base_free(loop->event_base);
     g_free(loop->events);
     g_free(loop);
@@ -98,10 +118,71 @@ libevent_schedule(BenchLoop *base, unsigned first, unsigned n)
 }
 
 static void
+libevent_fd_watch(BenchLoop *base, int fd)
+{
+    EventLoop *loop = (EventLoop *)base;
+    struct event *event =
+        event_new(loop->event_base, fd, EV_READ | EV_PERSIST, libevent_ran, loop);
+
+    if (event == NULL || event_add(event, NULL) != 0)
+        g_error("event_new/event_add(%d) failed", fd);
+    g_ptr_array_add(loop->watches, event);
+}
+
+static void
+libevent_timer_add(struct event *timer, int64_t now_ns, int64_t deadline_ns)
+{
+    int64_t us = MAX(0, (deadline_ns - now_ns + 999) / 1000);
+    struct timeval tv = {.tv_sec = us / 1000000, .tv_usec = us % 1000000};
+
+    evtimer_add(timer, &tv);
+}
+
+static void
+libevent_timer_arm(BenchLoop *base, int64_t now_ns, int64_t deadline_ns)
+{
+    EventLoop *loop = (EventLoop *)base;
+
+    if (loop->timer == NULL)
+        loop->timer = evtimer_new(loop->event_base, libevent_ran, loop);
+    libevent_timer_add(loop->timer, now_ns, deadline_ns);
+}
+
+static void
+libevent_timer_cancel(BenchLoop *base)
+{
+    evtimer_del(((EventLoop *)base)->timer);
+}
+
+static void
+libevent_timers_add(BenchLoop *base, unsigned n, int64_t now_ns,
+                    const int64_t *deadlines_ns)
+{
+    EventLoop *loop = (EventLoop *)base;
+
+    for (unsigned i = 0; i < n; i++) {
+        struct event *timer = evtimer_new(loop->event_base, libevent_ran, loop);
+
+        libevent_timer_add(timer, now_ns, deadlines_ns[i]);
+        g_ptr_array_add(loop->watches, timer);
+    }
+}
+
+static void
 libevent_iterate(BenchLoop *base, bool block)
 {
     event_base_loop(((EventLoop *)base)->event_base,
                     EVLOOP_NO_EXIT_ON_EMPTY | (block ? EVLOOP_ONCE : EVLOOP_NONBLOCK));
+}
+
+/* One batch of callbacks: EVLOOP_NONBLOCK alone goes on polling while the
+ * last poll made callbacks active, so a level-triggered fd that stays ready
+ * would keep it running forever; EVLOOP_ONCE stops it after one batch. */
+static void
+libevent_iterate_once(BenchLoop *base, bool block)
+{
+    event_base_loop(((EventLoop *)base)->event_base,
+                    EVLOOP_NO_EXIT_ON_EMPTY | EVLOOP_ONCE | (block ? 0 : EVLOOP_NONBLOCK));
 }
 
 const BenchImpl bench_libevent = {
@@ -127,4 +208,26 @@ const BenchImpl bench_libevent_pthreads = {
     .handles_add = libevent_handles_add,
     .schedule = libevent_schedule,
     .iterate = libevent_iterate,
+};
+
+const BenchImpl bench_libevent_fd = {
+    .id = "libevent-fd",
+    .name = "libevent EV_READ",
+    .workloads = BENCH_FDS,
+    .loop_new = libevent_loop_new,
+    .loop_free = libevent_loop_free,
+    .iterate = libevent_iterate_once,
+    .fd_watch = libevent_fd_watch,
+};
+
+const BenchImpl bench_libevent_timer = {
+    .id = "libevent-timer",
+    .name = "libevent evtimer (precise)",
+    .workloads = BENCH_TIMERS | BENCH_TIMER_ARM,
+    .loop_new = libevent_loop_new,
+    .loop_free = libevent_loop_free,
+    .iterate = libevent_iterate_once,
+    .timer_arm = libevent_timer_arm,
+    .timer_cancel = libevent_timer_cancel,
+    .timers_add = libevent_timers_add,
 };

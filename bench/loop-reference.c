@@ -9,6 +9,10 @@
  *  - raw eventfd (latency only): the consumer blocks in poll() on an eventfd,
  *    the producer write()s it, the consumer read()s it and runs the callback.
  *    The floor of any wake-up that goes through the kernel.
+ *  - bare timerfd (timer lateness only): a timerfd on CLOCK_MONOTONIC armed
+ *    with timerfd_settime(TFD_TIMER_ABSTIME) for the deadline to the
+ *    nanosecond; a blocking iteration is a blocking read() of it, then the
+ *    callback. The floor of any timer that sleeps in the kernel.
  *
  * fn[] and arg[] are heap tables filled at run time by handles_add(), so the
  * compiler cannot know the call targets: each call is a real indirect call,
@@ -19,6 +23,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "bench-private.h"
@@ -32,6 +37,7 @@ typedef struct {
     atomic_uchar *flag; /* atomic flag + call */
     unsigned n_handles;
     int eventfd; /* raw eventfd */
+    int timerfd; /* bare timerfd */
 } RefLoop;
 
 static G_NO_INLINE void
@@ -50,10 +56,16 @@ ref_loop_new(const BenchImpl *impl, unsigned max_handles)
     loop->arg = g_new(void *, max_handles);
     loop->flag = g_new0(atomic_uchar, max_handles);
     loop->eventfd = -1;
+    loop->timerfd = -1;
     if (impl == &bench_ref_eventfd) {
         loop->eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (loop->eventfd < 0)
             g_error("eventfd: %s", g_strerror(errno));
+    }
+    if (impl == &bench_ref_timerfd) {
+        loop->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC); /* blocking */
+        if (loop->timerfd < 0)
+            g_error("timerfd_create: %s", g_strerror(errno));
     }
     bench_loop_init(&loop->base, impl);
     return &loop->base;
@@ -66,6 +78,8 @@ ref_loop_free(BenchLoop *base)
 
     if (loop->eventfd >= 0)
         close(loop->eventfd);
+    if (loop->timerfd >= 0)
+        close(loop->timerfd);
     g_free(loop->fn);
     g_free(loop->arg);
     g_free(loop->flag);
@@ -143,6 +157,31 @@ ref_eventfd_iterate(BenchLoop *base, bool block)
         loop->fn[0](loop->arg[0]);
 }
 
+/* bare timerfd: one timer */
+
+static void
+ref_timerfd_arm(BenchLoop *base, int64_t now_ns, int64_t deadline_ns)
+{
+    struct itimerspec spec = {
+        .it_value = {.tv_sec = deadline_ns / 1000000000, .tv_nsec = deadline_ns % 1000000000},
+    };
+
+    if (timerfd_settime(((RefLoop *)base)->timerfd, TFD_TIMER_ABSTIME, &spec, NULL) != 0)
+        g_error("timerfd_settime: %s", g_strerror(errno));
+}
+
+static void
+ref_timerfd_iterate(BenchLoop *base, bool block)
+{
+    RefLoop *loop = (RefLoop *)base;
+    struct pollfd pfd = {.fd = loop->timerfd, .events = POLLIN};
+    uint64_t expirations;
+
+    if ((block || poll(&pfd, 1, 0) == 1) &&
+        read(loop->timerfd, &expirations, sizeof expirations) > 0)
+        ref_ran(loop);
+}
+
 const BenchImpl bench_ref_call = {
     .id = "ref-call",
     .name = "ref: plain call",
@@ -174,4 +213,14 @@ const BenchImpl bench_ref_eventfd = {
     .handles_add = ref_handles_add,
     .schedule = ref_eventfd_schedule,
     .iterate = ref_eventfd_iterate,
+};
+
+const BenchImpl bench_ref_timerfd = {
+    .id = "timerfd",
+    .name = "ref: bare timerfd",
+    .workloads = BENCH_TIMERS,
+    .loop_new = ref_loop_new,
+    .loop_free = ref_loop_free,
+    .iterate = ref_timerfd_iterate,
+    .timer_arm = ref_timerfd_arm,
 };
