@@ -110,6 +110,9 @@ struct BenchImpl {
      * @deadlines_ns (far ahead: they never fire); @now_ns as for timer_arm(). */
     void (*timers_add)(BenchLoop *loop, unsigned n, int64_t now_ns,
                        const int64_t *deadlines_ns);
+    /* BENCH_TIMER_ARM: re-arms timer @i of those timers_add() made (still
+     * armed) for @deadline_ns, the way the API moves an armed timer. */
+    void (*timer_move)(BenchLoop *loop, unsigned i, int64_t now_ns, int64_t deadline_ns);
 };
 
 void bench_loop_init(BenchLoop *loop, const BenchImpl *impl);

@@ -158,6 +158,14 @@ gaio_timers_add(BenchLoop *base, unsigned n, int64_t now_ns, const int64_t *dead
 }
 
 static void
+gaio_timer_move(BenchLoop *base, unsigned i, int64_t now_ns, int64_t deadline_ns)
+{
+    GaioLoop *loop = (GaioLoop *)base;
+
+    aio_timer_mod_ns(loop->timers->pdata[i], deadline_ns + loop->clock_offset);
+}
+
+static void
 gaio_iterate_aio_poll(BenchLoop *base, bool block)
 {
     aio_poll(((GaioLoop *)base)->ctx, block);
@@ -192,6 +200,7 @@ const BenchImpl bench_gaio_poll = {
     .timer_arm = gaio_timer_arm,
     .timer_cancel = gaio_timer_cancel,
     .timers_add = gaio_timers_add,
+    .timer_move = gaio_timer_move,
 };
 
 /* Memory, and arming and deleting timers, are the same code either way:

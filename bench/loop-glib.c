@@ -205,6 +205,17 @@ glib_timers_add(BenchLoop *base, unsigned n, int64_t now_ns, const int64_t *dead
                                         ran_once));
 }
 
+/* GLib has no way to move a timeout source: a new one replaces it. */
+static void
+glib_timer_move(BenchLoop *base, unsigned i, int64_t now_ns, int64_t deadline_ns)
+{
+    GlibLoop *loop = (GlibLoop *)base;
+
+    glib_source_remove(loop->watches->pdata[i]);
+    loop->watches->pdata[i] = glib_source_add(
+        loop, g_timeout_source_new(bench_ms_until(now_ns, deadline_ns)), ran_once);
+}
+
 static void
 glib_iterate(BenchLoop *base, bool block)
 {
@@ -266,4 +277,5 @@ const BenchImpl bench_glib_timeout = {
     .timer_arm = glib_timer_arm,
     .timer_cancel = glib_timer_cancel,
     .timers_add = glib_timers_add,
+    .timer_move = glib_timer_move,
 };

@@ -168,6 +168,13 @@ libevent_timers_add(BenchLoop *base, unsigned n, int64_t now_ns,
     }
 }
 
+/* evtimer_add() on a pending timer moves it. */
+static void
+libevent_timer_move(BenchLoop *base, unsigned i, int64_t now_ns, int64_t deadline_ns)
+{
+    libevent_timer_add(((EventLoop *)base)->watches->pdata[i], now_ns, deadline_ns);
+}
+
 static void
 libevent_iterate(BenchLoop *base, bool block)
 {
@@ -230,4 +237,5 @@ const BenchImpl bench_libevent_timer = {
     .timer_arm = libevent_timer_arm,
     .timer_cancel = libevent_timer_cancel,
     .timers_add = libevent_timers_add,
+    .timer_move = libevent_timer_move,
 };

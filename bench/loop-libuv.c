@@ -170,6 +170,16 @@ libuv_timers_add(BenchLoop *base, unsigned n, int64_t now_ns, const int64_t *dea
     }
 }
 
+/* uv_timer_start() on an active timer stops and restarts it. */
+static void
+libuv_timer_move(BenchLoop *base, unsigned i, int64_t now_ns, int64_t deadline_ns)
+{
+    UvLoop *loop = (UvLoop *)base;
+
+    uv_update_time(&loop->uv);
+    libuv_timer_start(loop, loop->watches->pdata[i], now_ns, deadline_ns);
+}
+
 static void
 libuv_iterate(BenchLoop *base, bool block)
 {
@@ -210,4 +220,5 @@ const BenchImpl bench_libuv_timer = {
     .timer_arm = libuv_timer_arm,
     .timer_cancel = libuv_timer_cancel,
     .timers_add = libuv_timers_add,
+    .timer_move = libuv_timer_move,
 };

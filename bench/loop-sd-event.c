@@ -177,6 +177,14 @@ sd_timers_add(BenchLoop *base, unsigned n, int64_t now_ns, const int64_t *deadli
         g_ptr_array_add(loop->watches, sd_time_new(loop, deadlines_ns[i]));
 }
 
+static void
+sd_timer_move(BenchLoop *base, unsigned i, int64_t now_ns, int64_t deadline_ns)
+{
+    sd_check(sd_event_source_set_time(((SdLoop *)base)->watches->pdata[i],
+                                      sd_usec(deadline_ns)),
+             "sd_event_source_set_time");
+}
+
 static const char *
 sd_version(void)
 {
@@ -222,4 +230,5 @@ const BenchImpl bench_sd_event_time = {
     .timer_arm = sd_timer_arm,
     .timer_cancel = sd_timer_cancel,
     .timers_add = sd_timers_add,
+    .timer_move = sd_timer_move,
 };
