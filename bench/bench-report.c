@@ -1,5 +1,5 @@
 /* bench-report.c: what gaio-bench prints: one markdown table per workload,
- * the targets of issue #3 with PASS/MISS, and the JSON file.
+ * the targets of issues #3 and #8 with PASS/MISS, and the JSON file.
  *
  * Every cell is "median [min–max]" over the repetitions. A ratio column
  * "X ÷ row" is gaio variant X's median divided by the row's median: below 1,
@@ -27,6 +27,8 @@ typedef struct {
     BenchColumn columns[4];
     /* A last column: the row's last value ÷ its first (idle scaling). */
     const char *scaling_heading;
+    /* What the table must also say, found out while it ran (or NULL). */
+    const char *(*note)(void);
 } BenchTable;
 
 #define SAME_THREAD_TABLE(k)                                                             \
@@ -68,6 +70,42 @@ static const BenchTable tables[] = {
         .columns = {{"ns per iteration", "M=10", "M = 10", false},
                     {"ns per iteration", "M=1000", "M = 1,000", false},
                     {"ns per iteration", "M=100000", "M = 100,000", true}},
+        .scaling_heading = "100,000 ÷ 10",
+    },
+    {
+        .title = "fd scaling: ns per iteration that runs one fd callback (one fd ready), "
+                 "N fds registered but idle",
+        .workload = BENCH_W_FDS,
+        .columns = {{"ns per iteration", "N=10", "N = 10", false},
+                    {"ns per iteration", "N=1000", "N = 1,000", false},
+                    {"ns per iteration", "N=100000", "N = 100,000", true}},
+        .scaling_heading = "100,000 ÷ 10",
+        .note = bench_fds_note,
+    },
+    {
+        .title = "Timer lateness: one timer at a time, 100–900 µs ahead, loop idle; "
+                 "callback time − deadline",
+        .workload = BENCH_W_TIMER_LATENESS,
+        .columns = {{"p50", "", "p50 (µs)", true},
+                    {"p99", "", "p99 (µs)", true},
+                    {"early", "", "fired early (share)", false}},
+    },
+    {
+        .title = "Timer arm + delete: ns per pair (arm one more timer, delete it), N other "
+                 "timers armed far ahead",
+        .workload = BENCH_W_TIMER_ARM,
+        .columns = {{"ns per arm+delete", "N=10", "N = 10", false},
+                    {"ns per arm+delete", "N=1000", "N = 1,000", false},
+                    {"ns per arm+delete", "N=100000", "N = 100,000", true}},
+        .scaling_heading = "100,000 ÷ 10",
+    },
+    {
+        .title = "Timer move: ns to re-arm one of the N armed timers, picked at random, "
+                 "for a new random deadline",
+        .workload = BENCH_W_TIMER_ARM,
+        .columns = {{"ns per move", "N=10", "N = 10", false},
+                    {"ns per move", "N=1000", "N = 1,000", false},
+                    {"ns per move", "N=100000", "N = 100,000", true}},
         .scaling_heading = "100,000 ÷ 10",
     },
 };
@@ -201,8 +239,9 @@ table_has_figures(const BenchTable *table, const BenchImpl *const *impls,
                   unsigned n_impls)
 {
     for (unsigned i = 0; i < n_impls; i++)
-        if (column_figure(table, &table->columns[0], impls[i]) != NULL)
-            return true;
+        for (unsigned c = 0; c < table_n_columns(table); c++)
+            if (column_figure(table, &table->columns[c], impls[i]) != NULL)
+                return true;
     return false;
 }
 
@@ -215,6 +254,8 @@ bench_print_tables(const BenchImpl *const *impls, unsigned n_impls)
         if (!table_has_figures(table, impls, n_impls))
             continue; /* not run (--only) */
         printf("\n### %s\n\n", table->title);
+        if (table->note != NULL && table->note() != NULL)
+            printf("%s\n\n", table->note());
         print_header(table, impls, n_impls);
         for (unsigned i = 0; i < n_impls; i++)
             print_row(table, impls[i], impls, n_impls);
@@ -335,6 +376,37 @@ static const BenchTarget targets[] = {
      .versus_param = "M=10",
      .versus_impl = "gaio-gmain",
      .limit = 1.1},
+    /* Issue #8. */
+    {.label = "fd scaling, GMainContext: N=100,000 ÷ N=10",
+     .workload = BENCH_W_FDS,
+     .metric = "ns per iteration",
+     .param = "N=100000",
+     .impl = "gaio-gmain",
+     .versus_param = "N=10",
+     .versus_impl = "gaio-gmain",
+     .limit = 1.2},
+    {.label = "timer lateness p99, aio_poll ÷ bare timerfd",
+     .workload = BENCH_W_TIMER_LATENESS,
+     .metric = "p99",
+     .param = "",
+     .impl = "gaio-aio-poll",
+     .versus_impl = "timerfd",
+     .limit = 2},
+    {.label = "timer lateness p99, GMainContext ÷ bare timerfd",
+     .workload = BENCH_W_TIMER_LATENESS,
+     .metric = "p99",
+     .param = "",
+     .impl = "gaio-gmain",
+     .versus_impl = "timerfd",
+     .limit = 2},
+    {.label = "timer arm + delete, aio_poll: N=100,000 ÷ N=10",
+     .workload = BENCH_W_TIMER_ARM,
+     .metric = "ns per arm+delete",
+     .param = "N=100000",
+     .impl = "gaio-aio-poll",
+     .versus_param = "N=10",
+     .versus_impl = "gaio-aio-poll",
+     .limit = 2},
 };
 
 /* False when a figure is missing (a peer not built, a workload not run). */
@@ -369,7 +441,7 @@ target_met(const BenchTarget *target, double value)
 void
 bench_print_targets(void)
 {
-    printf("\n### Targets (issue #3)\n\n");
+    printf("\n### Targets (issues #3 and #8)\n\n");
     printf("| target | measured | limit | result |\n|---|---:|---:|---|\n");
     for (unsigned t = 0; t < G_N_ELEMENTS(targets); t++) {
         const BenchTarget *target = &targets[t];
@@ -448,6 +520,22 @@ json_targets(GString *out)
     }
 }
 
+static void
+json_notes(GString *out)
+{
+    bool first = true;
+
+    for (unsigned t = 0; t < G_N_ELEMENTS(tables); t++) {
+        const char *note = tables[t].note != NULL ? tables[t].note() : NULL;
+
+        if (note == NULL)
+            continue;
+        g_string_append(out, first ? "\n    " : ",\n    ");
+        first = false;
+        json_string(out, note);
+    }
+}
+
 gboolean
 bench_write_json(const char *path, GError **error)
 {
@@ -458,6 +546,8 @@ bench_write_json(const char *path, GError **error)
         bench_options.quick ? "true" : "false", bench_options.reps, BENCH_BUILDTYPE);
     g_string_append(out, "  \"figures\": [");
     json_figures(out);
+    g_string_append(out, "\n  ],\n  \"notes\": [");
+    json_notes(out);
     g_string_append(out, "\n  ],\n  \"targets\": [");
     json_targets(out);
     g_string_append(out, "\n  ]\n}\n");

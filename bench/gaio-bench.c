@@ -3,6 +3,9 @@
  *
  * Usage: gaio-bench [--quick] [--json FILE] [--reps N] [--only PREFIX]
  *
+ * Issue #3's workloads (BHs: same thread, cross-thread, memory, idle
+ * scaling) and issue #8's (fd scaling, timer lateness, timer arm + delete).
+ *
  * Results go to stdout as markdown tables, one per workload, then the
  * targets; a progress line goes to stderr. Every figure is the median of
  * interleaved repetitions (rep 1 of every implementation, then rep 2, …),
@@ -23,20 +26,35 @@
 
 #include "bench-private.h"
 
-/* Row order of every table: gaio first, then the peers, then the references. */
+/* Row order of every table: gaio first, then the peers, then the references.
+ * A table shows the rows that took part in its workload. */
 static const BenchImpl *const impls[] = {
-    &bench_gaio_poll,       &bench_gaio_gmain,        &bench_glib_idle,
+    &bench_gaio_poll,
+    &bench_gaio_gmain,
+    &bench_glib_idle,
     &bench_glib_ready_time,
+    &bench_glib_unix_fd,
+    &bench_glib_timeout,
 #ifdef HAVE_LIBUV
     &bench_libuv,
+    &bench_libuv_poll,
+    &bench_libuv_timer,
 #endif
 #ifdef HAVE_LIBEVENT
-    &bench_libevent,        &bench_libevent_pthreads,
+    &bench_libevent,
+    &bench_libevent_pthreads,
+    &bench_libevent_fd,
+    &bench_libevent_timer,
 #endif
 #ifdef HAVE_SDEVENT
     &bench_sd_event,
+    &bench_sd_event_io,
+    &bench_sd_event_time,
 #endif
-    &bench_ref_call,        &bench_ref_atomic,        &bench_ref_eventfd,
+    &bench_ref_call,
+    &bench_ref_atomic,
+    &bench_ref_eventfd,
+    &bench_ref_timerfd,
 };
 
 typedef struct {
@@ -49,7 +67,10 @@ static const BenchStep steps[] = {
     {bench_same_thread_workload, 1024}, {bench_throughput_workload, 0},
     {bench_latency_workload, 0},        {bench_memory_workload, 0},
     {bench_idle_workload, 10},          {bench_idle_workload, 1000},
-    {bench_idle_workload, 100000},
+    {bench_idle_workload, 100000},      {bench_fds_workload, 10},
+    {bench_fds_workload, 1000},         {bench_fds_workload, 100000},
+    {bench_timer_lateness_workload, 0}, {bench_timer_arm_workload, 10},
+    {bench_timer_arm_workload, 1000},   {bench_timer_arm_workload, 100000},
 };
 
 static void
@@ -62,6 +83,7 @@ options_set_mode(bool quick, unsigned reps)
     bench_options.throughput_ns = quick ? 10 * 1000 * 1000 : 50 * 1000 * 1000;
     bench_options.latency_samples = quick ? 200 : 2000;
     bench_options.memory_handles = 100000;
+    bench_options.timer_samples = quick ? 200 : 1000;
 }
 
 static gboolean
@@ -79,7 +101,8 @@ parse_options(int argc, char **argv, char **json_path)
          "Repetitions per figure (default 9, quick 5)", "N"},
         {"only", 'o', 0, G_OPTION_ARG_STRING, &only,
          "Run only the workloads whose label starts with PREFIX (\"same-thread\", "
-         "\"idle scaling M=100000\", \"cross-thread\", \"memory\")",
+         "\"idle scaling M=100000\", \"cross-thread\", \"memory\", \"fd scaling\", "
+         "\"timer\")",
          "PREFIX"},
         {NULL},
     };
