@@ -132,7 +132,7 @@ typedef struct {
     unsigned n;
     int64_t now; /* when the deadlines were drawn */
     int64_t deadlines[ARM_DEADLINES];
-    unsigned moved[ARM_DEADLINES]; /* which of the N a move round moves */
+    uint64_t move_rand; /* xorshift64 state of the move rounds */
 } ArmState;
 
 static int64_t
@@ -151,15 +151,25 @@ arm_round(void *data, uint64_t r)
     loop->impl->timer_cancel(loop);
 }
 
+/* Any of the N, to any deadline: a table would let a long sample touch only
+ * its entries, which then stay in the caches. xorshift64: a few cycles, the
+ * same for every implementation. */
 static void
-move_round(void *data, uint64_t r)
+move_round(void *data, uint64_t unused)
 {
     ArmState *state = data;
     BenchLoop *loop = state->loop;
+    uint64_t x = state->move_rand;
+    unsigned i;
+    int64_t deadline;
 
-    /* Not the same pairs every time around the tables. */
-    loop->impl->timer_move(loop, state->moved[r % ARM_DEADLINES], state->now,
-                           state->deadlines[(r + r / ARM_DEADLINES) % ARM_DEADLINES]);
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    state->move_rand = x;
+    i = (unsigned)(((x >> 32) * state->n) >> 32);
+    deadline = state->now + ARM_FAR_NS + (int64_t)(x & 0xffffffffu) * (ARM_FAR_NS >> 32);
+    loop->impl->timer_move(loop, i, state->now, deadline);
 }
 
 static void *
@@ -175,10 +185,9 @@ arm_setup(const BenchImpl *impl, unsigned n)
     for (unsigned i = 0; i < n; i++)
         others[i] = arm_far_deadline(rand, state->now);
     impl->timers_add(state->loop, n, state->now, others);
-    for (unsigned i = 0; i < ARM_DEADLINES; i++) {
+    for (unsigned i = 0; i < ARM_DEADLINES; i++)
         state->deadlines[i] = arm_far_deadline(rand, state->now);
-        state->moved[i] = (unsigned)g_rand_int_range(rand, 0, (gint32)MAX(n, 1));
-    }
+    state->move_rand = TIMERS_SEED;
     state->arm = (BenchRounds){.round = arm_round, .data = state, .per_round = 1};
     bench_rounds_calibrate(&state->arm);
     state->move = (BenchRounds){.round = move_round, .data = state, .per_round = 1};
