@@ -13,11 +13,25 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 
 #include "context-private.h"
 #include "fd-handler-private.h"
 #include "test-hooks-private.h"
 #include "timer-private.h"
+
+/* How a registered handler's fd is watched. */
+typedef enum {
+    /* By the monitor, for the events its callbacks want. */
+    HANDLER_WATCHED,
+    /* Not at all: the monitor refused it as always ready (a regular file,
+     * F3), so every pass runs it. */
+    HANDLER_ALWAYS_READY,
+    /* Not at all: no io_read nor io_write, nothing to call (io_poll waits
+     * for adaptive polling). Watching would still report hang-ups and
+     * errors, which nothing would consume: the loop would never sleep. */
+    HANDLER_DORMANT,
+} HandlerState;
 
 struct AioHandler {
     AioWatch watch; /* first: a collect hands back &watch */
@@ -30,7 +44,7 @@ struct AioHandler {
     EventNotifierHandler *notifier_read;
     /* Release store on removal, acquire load in a pass: F2. */
     atomic_bool deleted;
-    bool is_always_ready;
+    HandlerState state;
     AioHandler *next; /* in always_ready or deleted */
     /* The last pass that ran it (AioHandlers.passes); context thread only. */
     uint64_t served_pass;
@@ -79,13 +93,19 @@ handler_detach(AioContext *ctx, AioHandler *h, bool unwatch)
     AioHandlers *hs = &ctx->handlers;
 
     g_hash_table_remove(hs->by_fd, GINT_TO_POINTER(h->watch.fd));
-    if (h->is_always_ready) {
+    switch (h->state) {
+    case HANDLER_ALWAYS_READY:
         handler_list_remove(&hs->always_ready, h);
         atomic_fetch_sub_explicit(&hs->n_always_ready, 1, memory_order_relaxed);
-    } else {
+        break;
+    case HANDLER_WATCHED:
         if (unwatch)
             ctx->fdmon->remove(ctx, &h->watch);
         atomic_fetch_sub_explicit(&hs->n_monitored, 1, memory_order_relaxed);
+        break;
+    case HANDLER_DORMANT:
+    default:
+        break;
     }
 }
 
@@ -106,19 +126,24 @@ handler_retire(AioContext *ctx, AioHandler *h)
     }
 }
 
-/* Lock held. Files @h as watched (@always_ready false) or always ready. */
+/* Lock held. Files @h, whose fd is watched as h->state says. */
 static void
-handler_attach(AioContext *ctx, AioHandler *h, bool always_ready)
+handler_attach(AioContext *ctx, AioHandler *h)
 {
     AioHandlers *hs = &ctx->handlers;
 
-    h->is_always_ready = always_ready;
-    if (always_ready) {
+    switch (h->state) {
+    case HANDLER_ALWAYS_READY:
         h->next = hs->always_ready;
         hs->always_ready = h;
         atomic_fetch_add_explicit(&hs->n_always_ready, 1, memory_order_relaxed);
-    } else {
+        break;
+    case HANDLER_WATCHED:
         atomic_fetch_add_explicit(&hs->n_monitored, 1, memory_order_relaxed);
+        break;
+    case HANDLER_DORMANT:
+    default:
+        break;
     }
     g_hash_table_insert(hs->by_fd, GINT_TO_POINTER(h->watch.fd), h);
 }
@@ -130,48 +155,77 @@ handler_refused(const AioHandler *h, int err)
                g_strerror(err), err);
 }
 
+/* Lock held. Starts watching @h's fd (no other handler watches it) and sets
+ * h->state; 0, or the errno of a bad fd (F3). */
+static int
+handler_watch(AioContext *ctx, AioHandler *h)
+{
+    int err;
+
+    if (h->watch.events == 0) {
+        /* Nothing to watch for, but a bad fd is still a bad fd (F3). */
+        if (fcntl(h->watch.fd, F_GETFD) < 0)
+            return errno;
+        h->state = HANDLER_DORMANT;
+        return 0;
+    }
+    err = ctx->fdmon->add(ctx, &h->watch);
+    /* epoll refuses fds that are always ready (regular files,
+     * directories); poll() reports them ready, and so do we (F3). */
+    if (err == EPERM) {
+        h->state = HANDLER_ALWAYS_READY;
+        return 0;
+    }
+    h->state = HANDLER_WATCHED;
+    return err;
+}
+
 /* Lock held. Registers @h for an fd without a handler; false (and @h not
- * registered) if the monitor refuses it (F3). */
+ * registered) if the fd is bad or refused (F3). */
 static bool
 handler_register(AioContext *ctx, AioHandler *h)
 {
-    int err = ctx->fdmon->add(ctx, &h->watch);
+    int err = handler_watch(ctx, h);
 
-    /* epoll refuses fds that are always ready (regular files,
-     * directories); poll() reports them ready, and so do we (F3). */
-    if (err != 0 && err != EPERM) {
+    if (err != 0) {
         handler_refused(h, err);
         return false;
     }
-    handler_attach(ctx, h, err == EPERM);
+    handler_attach(ctx, h);
     return true;
 }
 
-/* Lock held. @h replaces @old: the monitor's registration is re-pointed at
- * @h, so the fd stays watched throughout, and a refused change leaves @old
- * as it was. */
+/* Lock held. @h replaces @old, and a refused change leaves @old as it was.
+ * When both are watched, the monitor's registration is re-pointed at @h, so
+ * the fd stays watched throughout. */
 static bool
 handler_replace(AioContext *ctx, AioHandler *old, AioHandler *h)
 {
-    bool always_ready = old->is_always_ready;
-    int err = 0;
+    bool old_watched = old->state == HANDLER_WATCHED;
+    int err;
 
-    if (!always_ready)
+    if (old_watched && h->watch.events != 0) {
+        h->state = HANDLER_WATCHED;
         err = ctx->fdmon->modify(ctx, &h->watch);
-    if (err == ENOENT || err == EBADF) {
-        /* The fd was closed since @old was registered, which unwatched it;
-         * the number may now name another file: start afresh. */
-        handler_detach(ctx, old, true);
-        handler_retire(ctx, old);
-        return handler_register(ctx, h);
+        if (err == ENOENT || err == EBADF) {
+            /* The fd was closed since @old was registered, which unwatched
+             * it; the number may now name another file: start afresh. */
+            handler_detach(ctx, old, true);
+            handler_retire(ctx, old);
+            return handler_register(ctx, h);
+        }
+    } else {
+        /* @old is not in the monitor, or @h will not be: watch @h first,
+         * so that a refusal keeps @old. */
+        err = handler_watch(ctx, h);
     }
     if (err != 0) {
         handler_refused(h, err);
         return false;
     }
-    handler_detach(ctx, old, false);
+    handler_detach(ctx, old, old_watched && h->state != HANDLER_WATCHED);
     handler_retire(ctx, old);
-    handler_attach(ctx, h, always_ready);
+    handler_attach(ctx, h);
     return true;
 }
 
@@ -211,7 +265,7 @@ handlers_set(AioContext *ctx, int fd, AioHandler *h)
         }
     } else {
         done = old != NULL ? handler_replace(ctx, old, h) : handler_register(ctx, h);
-        woke_always_ready = done && h->is_always_ready;
+        woke_always_ready = done && h->state == HANDLER_ALWAYS_READY;
     }
     pthread_mutex_unlock(&hs->lock);
     if (!done)
