@@ -69,8 +69,12 @@ typedef void EventNotifierHandler(EventNotifier *e);
  * registered; an fd epoll cannot watch (a regular file) is always ready, as
  * poll() reports it (F3).
  *
- * Context thread only: call it from the thread that runs @ctx, or while no
- * thread runs it.
+ * Remove the handler before closing @fd. (Closing first is harmless unless
+ * another descriptor still refers to the same open file, a dup() or a
+ * fork(): epoll then keeps watching it, and the removal cannot reach it.)
+ *
+ * Thread-safe. A removal from another thread does not wait for the
+ * context's thread: a callback it is about to run may still run once.
  */
 GAIO_AVAILABLE_IN_ALL
 void aio_set_fd_handler(AioContext *ctx, int fd, IOHandler *io_read, IOHandler *io_write,
@@ -90,7 +94,7 @@ void aio_set_fd_handler(AioContext *ctx, int fd, IOHandler *io_read, IOHandler *
  * must clear it (event_notifier_test_and_clear()) or it runs again in the
  * next pass (F1).
  *
- * Context thread only, as aio_set_fd_handler().
+ * Thread-safe, as aio_set_fd_handler().
  */
 GAIO_AVAILABLE_IN_ALL
 void aio_set_event_notifier(AioContext *ctx, EventNotifier *notifier,
