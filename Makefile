@@ -134,8 +134,9 @@ test-fuzz: fuzz-build
 
 fuzz: fuzz-build
 	mkdir -p $(BUILD_FUZZ)/fuzz-corpus $(BUILD_FUZZ)/fuzz-artifacts
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ./$(BUILD_FUZZ)/tests/fuzz/fuzz-bh \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ./$(BUILD_FUZZ)/tests/fuzz/fuzz-aio \
 	  -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=512 \
+	  -error_exitcode=1 -timeout_exitcode=1 \
 	  -print_final_stats=1 -artifact_prefix=$(BUILD_FUZZ)/fuzz-artifacts/ \
 	  $(BUILD_FUZZ)/fuzz-corpus tests/fuzz/corpus
 

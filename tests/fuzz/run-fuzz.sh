@@ -8,6 +8,8 @@
 #    never into the source tree. libFuzzer ends with "Done N runs in S
 #    second(s)".
 set -eu
+# libFuzzer's default exit code for a failure is 77, which meson reads as
+# "skipped": a failing input would pass unnoticed. Every failure exits 1.
 
 fuzzer=$1
 srcdir=$2
@@ -21,10 +23,11 @@ set --
 for f in "$srcdir"/corpus/* "$srcdir"/crashers/*; do
     [ -f "$f" ] && set -- "$@" "$f"
 done
-"$fuzzer" -artifact_prefix="$workdir/artifacts/" "$@"
+"$fuzzer" -error_exitcode=1 -timeout_exitcode=1 -artifact_prefix="$workdir/artifacts/" "$@"
 
 echo "# fuzzing for $seconds s"
 exec "$fuzzer" \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=512 \
+    -error_exitcode=1 -timeout_exitcode=1 \
     -print_final_stats=1 -artifact_prefix="$workdir/artifacts/" \
     "$workdir/corpus" "$srcdir/corpus"

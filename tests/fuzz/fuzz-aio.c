@@ -1,33 +1,46 @@
-/* fuzz-bh.c: libFuzzer harness for bottom halves (SPEC B1-B14, P1, P2, G3, G4).
+/* fuzz-aio.c: libFuzzer harness for a whole AioContext: bottom halves (SPEC
+ * B1-B14), fd handlers on pipes (F1, F2), timers (T1), and the passes that
+ * run them (P1, P2, G3, G4).
  *
  * Input bytes become a sequence of API calls on one fresh AioContext (attached
- * to a fresh GMainContext, unless the header says not to): new, schedule,
- * schedule_idle, cancel, delete, oneshot, aio_poll (blocking or not),
- * aio_bh_poll, g_main_context_iteration, aio_bh_update_timeout, aio_notify.
- * Each BH slot has two predetermined actions its callback performs when it
- * runs (schedule / cancel / delete another BH or itself, a oneshot, a nested
- * poll or GSource iteration, ...), set by the input too.
+ * to a fresh GMainContext, unless the header says not to): BH new, schedule,
+ * schedule_idle, cancel, delete, oneshot; aio_poll (blocking or not),
+ * aio_bh_poll, g_main_context_iteration, aio_bh_update_timeout, aio_notify;
+ * and any action below, at the top level. Each BH slot, each pipe's read
+ * and write handler and each timer slot has two predetermined actions its
+ * callback performs when it runs, set by the input too: schedule / cancel /
+ * delete a BH, a oneshot, a nested poll or GSource iteration, add, replace
+ * or remove a handler (its own or another's), write to a pipe, read or
+ * drain one, arm a timer (past or far-future deadlines only, see model.h),
+ * delete or free one (itself included). The pipes, handlers and timers are
+ * fuzz-io.c's.
  *
- * The reference model (bh-model.c) simulates each operation first and logs
- * what must be observed: which callbacks run in which order, what each poll
- * returns and what aio_bh_update_timeout() gives. The real run is then checked
- * against that log event by event, as it happens; on the first difference the
- * harness prints the decoded input and both logs and aborts, so libFuzzer
- * keeps the input as a reproducer. Every input tears down to zero (all BHs
- * deleted and reclaimed, context and main context freed) for LeakSanitizer.
+ * The reference model (model.c and its parts) simulates each operation
+ * first and logs what must be observed: which callbacks run in which order,
+ * what each poll and iteration returns, what aio_bh_update_timeout() gives,
+ * what each pipe read gets. The real run is then checked against that log
+ * event by event, as it happens; on the first difference the harness prints
+ * the decoded input and both logs and aborts, so libFuzzer keeps the input
+ * as a reproducer. Every input tears down to zero (BHs deleted and
+ * reclaimed, handlers removed, timers freed, context and main context
+ * freed, pipes closed) for LeakSanitizer; or, if the header says so, leaves
+ * queued BHs, registered handlers and armed timers to the context's
+ * finalize (C4).
  *
- * Input format: byte 0: bits 0-2 the number of slots - 1; bit 3 set: do not
- * attach a GMainContext; bit 4 set: finalize the context right after the
- * teardown's deletes, with deleted BHs and oneshots still queued (C4). Then
- * operations: an opcode byte (modulo FUZZ_OP_COUNT) and its operands; a
- * missing operand reads as 0.
+ * Input format: byte 0: bits 0-2 the number of slots - 1 (of each kind);
+ * bit 3 set: do not attach a GMainContext; bit 4 set: finalize the context
+ * right after the teardown's BH deletes, with deleted BHs and oneshots still
+ * queued, handlers registered and timers armed (C4). Then operations: an
+ * opcode byte (modulo FUZZ_OP_COUNT) and its operands; a missing operand
+ * reads as 0. An action is two bytes: its kind (modulo MODEL_ACT_COUNT) and
+ * its argument (model.h says how each kind reads it).
  *
  * The seeds in tests/fuzz/corpus are written by make-corpus.py, one small
  * scenario per rule. `make test-fuzz` replays them and fuzzes for 45 s;
  * `make fuzz` fuzzes for FUZZ_SECONDS.
  *
  * Environment: GAIO_FUZZ_TRACE=1 prints every input's operations and events;
- * GAIO_FUZZ_STRICT_B5=1 makes the model read B5 literally (bh-model.h).
+ * GAIO_FUZZ_STRICT_B5=1 makes the model read B5 literally (model.h).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -37,9 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gaio/gaio.h>
-
-#include "bh-model.h"
+#include "fuzz-private.h"
 
 /* Operations beyond this many are ignored: keeps every input fast. */
 #define FUZZ_MAX_OPS 1024
@@ -53,11 +64,12 @@ typedef enum {
     FUZZ_OP_CANCEL,        /* slot: qemu_bh_cancel() if alive */
     FUZZ_OP_DELETE,        /* slot: qemu_bh_delete() if alive */
     FUZZ_OP_ONESHOT,       /* slot: a oneshot running that slot's actions */
-    FUZZ_OP_SET_ACTION,    /* slot | index << 3, action: kind | arg << 4 */
-    FUZZ_OP_POLL,          /* mode (BhPollMode) */
+    FUZZ_OP_SET_ACTION,    /* slot | index << 3 | owner << 4, action (2 bytes) */
+    FUZZ_OP_POLL,          /* mode (ModelPollMode) */
     FUZZ_OP_ITERATE,       /* g_main_context_iteration(mc, FALSE) */
-    FUZZ_OP_TIMEOUT,       /* aio_bh_update_timeout() from bh_model_timeouts[] */
+    FUZZ_OP_TIMEOUT,       /* aio_bh_update_timeout() from model_timeouts[] */
     FUZZ_OP_NOTIFY,        /* aio_notify() */
+    FUZZ_OP_DO,            /* action (2 bytes), done at the top level */
     FUZZ_OP_COUNT
 } FuzzOpCode;
 
@@ -65,43 +77,20 @@ typedef struct {
     uint8_t code; /* FuzzOpCode */
     uint8_t slot;
     uint8_t idx;
+    uint8_t owner; /* ModelOwner */
     uint8_t arg;
-    BhAction action;
+    ModelAction action;
 } FuzzOp;
 
 typedef struct {
     const uint8_t *p, *end;
     unsigned n_slots;
     bool attached;
-    bool drain; /* teardown runs a pass before the context is finalized */
+    bool drain; /* teardown removes everything and runs a pass before the
+                 * context is finalized */
 } FuzzDecoder;
 
-/* The real side. Callbacks reach it through this global. */
-typedef struct {
-    AioContext *ctx;
-    GMainContext *mc; /* NULL when not attached */
-    GSource *source;  /* the context's, attached to mc (mc's reference) */
-    unsigned n_slots;
-    bool notified;
-    bool tearing_down;
-    unsigned depth; /* callbacks running */
-    QEMUBH *bh[BH_MODEL_MAX_SLOTS];
-    uint32_t gen[BH_MODEL_MAX_SLOTS];
-    BhAction actions[BH_MODEL_MAX_SLOTS][BH_MODEL_ACTIONS];
-    uint32_t n_oneshots;
-    BhAction oneshot_actions[BH_MODEL_MAX_ONESHOTS][BH_MODEL_ACTIONS];
-
-    BhModel model;
-    BhEvent *seen; /* what happened, checked against model.log */
-    size_t n_seen, cap_seen;
-
-    /* For the report. */
-    const uint8_t *data;
-    size_t size;
-    unsigned op_index;
-} FuzzHarness;
-
-static FuzzHarness h;
+FuzzHarness h;
 static bool trace;
 static bool strict_b5;
 
@@ -126,11 +115,12 @@ decoder_init(FuzzDecoder *d, const uint8_t *data, size_t size)
     d->drain = (header & 16u) == 0;
 }
 
-static BhAction
-decode_action(uint8_t byte)
+static ModelAction
+decode_action(FuzzDecoder *d)
 {
-    return (BhAction){.kind = (uint8_t)((byte & 15u) % BH_ACT_COUNT),
-                      .arg = (uint8_t)(byte >> 4)};
+    uint8_t kind = (uint8_t)(decoder_byte(d) % MODEL_ACT_COUNT);
+
+    return (ModelAction){.kind = kind, .arg = decoder_byte(d)};
 }
 
 static bool
@@ -154,14 +144,18 @@ decoder_next(FuzzDecoder *d, FuzzOp *op)
     case FUZZ_OP_SET_ACTION:
         b = decoder_byte(d);
         op->slot = (uint8_t)((b & 7u) % d->n_slots);
-        op->idx = (uint8_t)((b >> 3) % BH_MODEL_ACTIONS);
-        op->action = decode_action(decoder_byte(d));
+        op->idx = (uint8_t)((b >> 3) % MODEL_ACTIONS);
+        op->owner = (uint8_t)((b >> 4) % MODEL_OWNERS);
+        op->action = decode_action(d);
         break;
     case FUZZ_OP_POLL:
-        op->arg = (uint8_t)(decoder_byte(d) % BH_POLL_MODES);
+        op->arg = (uint8_t)(decoder_byte(d) % MODEL_POLL_MODES);
         break;
     case FUZZ_OP_TIMEOUT:
-        op->arg = (uint8_t)(decoder_byte(d) % BH_MODEL_N_TIMEOUTS);
+        op->arg = (uint8_t)(decoder_byte(d) % MODEL_N_TIMEOUTS);
+        break;
+    case FUZZ_OP_DO:
+        op->action = decode_action(d);
         break;
     case FUZZ_OP_ITERATE:
     case FUZZ_OP_NOTIFY:
@@ -174,36 +168,60 @@ decoder_next(FuzzDecoder *d, FuzzOp *op)
 
 /* ------------------------------------------------------------ the report */
 
-static const char *const action_names[BH_ACT_COUNT] = {
-    "nothing", "schedule", "schedule_idle", "cancel",  "delete",
-    "oneshot", "poll",     "iterate",       "timeout", "notify",
+static const char *const action_names[MODEL_ACT_COUNT] = {
+    "nothing",    "schedule",  "schedule_idle", "cancel",    "delete", "oneshot",
+    "poll",       "iterate",   "timeout",       "notify",    "fd_set", "fd_remove",
+    "pipe_write", "pipe_read", "timer_arm",     "timer_del",
 };
-static const char *const poll_names[BH_POLL_MODES] = {
+static const char *const poll_names[MODEL_POLL_MODES] = {
     "aio_poll(false)", "aio_poll(blocking)", "aio_bh_poll"};
+static const char *const owner_names[MODEL_OWNERS] = {"bh", "read", "write", "timer"};
+static const char *const level_names[MODEL_LEVELS] = {
+    "0", "-1", "1ms", "now-1s", "now+1d", "now+2d", "never", "INT64_MAX"};
+static const char *const end_names[2] = {"read", "write"};
 
 static void
-print_action(FILE *f, BhAction a, unsigned n_slots)
+print_action(FILE *f, ModelAction a, unsigned n_slots)
 {
-    switch ((BhActionKind)a.kind) {
-    case BH_ACT_POLL:
-        fprintf(f, "poll %s", poll_names[a.arg % BH_POLL_MODES]);
+    unsigned slot = (a.arg & 7u) % n_slots, bit3 = (a.arg >> 3) & 1u;
+
+    switch ((ModelActionKind)a.kind) {
+    case MODEL_ACT_POLL:
+        fprintf(f, "poll %s", poll_names[a.arg % MODEL_POLL_MODES]);
         break;
-    case BH_ACT_TIMEOUT:
-        fprintf(f, "timeout %" PRIu32, bh_model_timeouts[a.arg % BH_MODEL_N_TIMEOUTS]);
+    case MODEL_ACT_TIMEOUT:
+        fprintf(f, "timeout %" PRIu32, model_timeouts[a.arg % MODEL_N_TIMEOUTS]);
         break;
-    case BH_ACT_SCHEDULE:
-    case BH_ACT_SCHEDULE_IDLE:
-    case BH_ACT_CANCEL:
-    case BH_ACT_DELETE:
-    case BH_ACT_ONESHOT:
+    case MODEL_ACT_SCHEDULE:
+    case MODEL_ACT_SCHEDULE_IDLE:
+    case MODEL_ACT_CANCEL:
+    case MODEL_ACT_DELETE:
+    case MODEL_ACT_ONESHOT:
         fprintf(f, "%s s%u", action_names[a.kind], a.arg % n_slots);
         break;
-    case BH_ACT_NOTHING:
-    case BH_ACT_ITERATE:
-    case BH_ACT_NOTIFY:
-    case BH_ACT_COUNT:
+    case MODEL_ACT_FD_SET:
+    case MODEL_ACT_FD_REMOVE:
+        fprintf(f, "%s p%u.%s", action_names[a.kind], slot, end_names[bit3]);
+        break;
+    case MODEL_ACT_PIPE_WRITE:
+        fprintf(f, "pipe_write p%u", slot);
+        break;
+    case MODEL_ACT_PIPE_READ:
+        fprintf(f, "pipe_%s p%u", bit3 ? "drain" : "read", slot);
+        break;
+    case MODEL_ACT_TIMER_ARM:
+        fprintf(f, "timer_%s t%u %s", (a.arg >> 6) & 1u ? "anticipate" : "mod", slot,
+                level_names[(a.arg >> 3) & 7u]);
+        break;
+    case MODEL_ACT_TIMER_DEL:
+        fprintf(f, "timer_%s t%u", bit3 ? "free" : "del", slot);
+        break;
+    case MODEL_ACT_NOTHING:
+    case MODEL_ACT_ITERATE:
+    case MODEL_ACT_NOTIFY:
+    case MODEL_ACT_COUNT:
     default:
-        fprintf(f, "%s", a.kind < BH_ACT_COUNT ? action_names[a.kind] : "?");
+        fprintf(f, "%s", a.kind < MODEL_ACT_COUNT ? action_names[a.kind] : "?");
         break;
     }
 }
@@ -213,20 +231,24 @@ print_op(FILE *f, const FuzzOp *op, unsigned n_slots)
 {
     static const char *const names[FUZZ_OP_COUNT] = {
         "new",        "schedule", "schedule_idle", "cancel",  "delete", "oneshot",
-        "set_action", "poll",     "iterate",       "timeout", "notify",
+        "set_action", "poll",     "iterate",       "timeout", "notify", "do",
     };
 
     fprintf(f, "%s", names[op->code]);
     switch ((FuzzOpCode)op->code) {
     case FUZZ_OP_SET_ACTION:
-        fprintf(f, " s%u[%u] = ", op->slot, op->idx);
+        fprintf(f, " %s%u[%u] = ", owner_names[op->owner], op->slot, op->idx);
+        print_action(f, op->action, n_slots);
+        break;
+    case FUZZ_OP_DO:
+        fputc(' ', f);
         print_action(f, op->action, n_slots);
         break;
     case FUZZ_OP_POLL:
         fprintf(f, " %s", poll_names[op->arg]);
         break;
     case FUZZ_OP_TIMEOUT:
-        fprintf(f, " %" PRIu32, bh_model_timeouts[op->arg]);
+        fprintf(f, " %" PRIu32, model_timeouts[op->arg]);
         break;
     case FUZZ_OP_ITERATE:
     case FUZZ_OP_NOTIFY:
@@ -245,21 +267,42 @@ print_op(FILE *f, const FuzzOp *op, unsigned n_slots)
 }
 
 static void
-format_event(char *buf, size_t size, const BhEvent *ev)
+format_event(char *buf, size_t size, const ModelEvent *ev)
 {
-    switch ((BhEventType)ev->type) {
-    case BH_EV_RUN:
+    switch ((ModelEventType)ev->type) {
+    case MODEL_EV_RUN:
         snprintf(buf, size, "run s%u.%" PRIu32, ev->slot, ev->value);
         break;
-    case BH_EV_ONESHOT_RUN:
+    case MODEL_EV_ONESHOT_RUN:
         snprintf(buf, size, "run oneshot#%" PRIu32, ev->value);
         break;
-    case BH_EV_POLL_RET:
+    case MODEL_EV_POLL_RET:
         snprintf(buf, size, "%s = %" PRIu32,
-                 ev->slot < BH_POLL_MODES ? poll_names[ev->slot] : "?", ev->value);
+                 ev->slot < MODEL_POLL_MODES ? poll_names[ev->slot] : "?", ev->value);
         break;
-    case BH_EV_TIMEOUT:
+    case MODEL_EV_TIMEOUT:
         snprintf(buf, size, "update_timeout = %" PRIu32, ev->value);
+        break;
+    case MODEL_EV_HANDLER_RUN:
+        snprintf(buf, size, "run p%u.%s.%" PRIu32, ev->slot & 7u,
+                 end_names[(ev->slot >> 3) & 1u], ev->value);
+        break;
+    case MODEL_EV_TIMER_RUN:
+        snprintf(buf, size, "run t%u.%" PRIu32, ev->slot, ev->value);
+        break;
+    case MODEL_EV_PIPE_READ:
+        snprintf(buf, size, "read p%u = %" PRIu32, ev->slot, ev->value);
+        break;
+    case MODEL_EV_READY:
+        snprintf(buf, size, "ready:%s%s%s", ev->value & 1u ? " handler" : "",
+                 ev->value & 2u ? " timer" : "", ev->value == 0 ? " none" : "");
+        break;
+    case MODEL_EV_ITERATE_RET:
+        snprintf(buf, size, "iteration = %" PRIu32, ev->value);
+        break;
+    case MODEL_EV_TICKS:
+        snprintf(buf, size, "timerfd ticks:%s%s", ev->value & 1u ? " realtime" : "",
+                 ev->value & 2u ? " host" : "");
         break;
     default:
         snprintf(buf, size, "?");
@@ -287,15 +330,25 @@ print_trace(FILE *f)
         i++;
     }
     if (h.op_index >= i)
-        fprintf(f, ">> teardown: delete every slot%s\n",
-                d.drain ? ", aio_poll(false), aio_bh_poll" : "");
+        fprintf(f, ">> teardown: delete every BH%s\n",
+                d.drain ? ", remove every handler, free every timer, aio_poll(false), "
+                          "aio_bh_poll"
+                        : "");
     fprintf(f, "--- actions (at the end):\n");
-    for (unsigned s = 0; s < h.n_slots; s++) {
-        fprintf(f, "  s%u:", s);
-        for (unsigned k = 0; k < BH_MODEL_ACTIONS; k++) {
-            fputc(' ', f);
-            print_action(f, h.actions[s][k], h.n_slots);
-            fputc(k + 1 < BH_MODEL_ACTIONS ? ',' : '\n', f);
+    for (unsigned o = 0; o < MODEL_OWNERS; o++) {
+        for (unsigned s = 0; s < h.n_slots; s++) {
+            bool any = false;
+
+            for (unsigned k = 0; k < MODEL_ACTIONS; k++)
+                any |= h.actions[o][s][k].kind != MODEL_ACT_NOTHING;
+            if (!any)
+                continue;
+            fprintf(f, "  %s%u:", owner_names[o], s);
+            for (unsigned k = 0; k < MODEL_ACTIONS; k++) {
+                fputc(' ', f);
+                print_action(f, h.actions[o][s][k], h.n_slots);
+                fputc(k + 1 < MODEL_ACTIONS ? ',' : '\n', f);
+            }
         }
     }
     fprintf(f, "--- events: model | gaio\n");
@@ -310,11 +363,12 @@ print_trace(FILE *f)
     }
 }
 
-static G_NORETURN void G_GNUC_PRINTF(1, 2) fuzz_fail(const char *format, ...)
+void
+fuzz_fail(const char *format, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "\n*** gaio fuzz-bh: check failed: ");
+    fprintf(stderr, "\n*** gaio fuzz-aio: check failed: ");
     va_start(ap, format);
     vfprintf(stderr, format, ap);
     va_end(ap);
@@ -328,8 +382,9 @@ static void
 fuzz_log_handler(const char *domain, GLogLevelFlags level, const char *message,
                  gpointer user_data)
 {
-    /* Criticals are programming errors (a bad call, C5); gaio's only debug
-     * message names a BH finalize found alive (C4): the harness leaked it. */
+    /* Criticals are programming errors (a bad call, C5, an fd epoll
+     * refuses); gaio's only debug message names a BH finalize found alive
+     * (C4): the harness leaked it. */
     if ((level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING)) ||
         g_strcmp0(domain, "gaio") == 0)
         fuzz_fail("GLib message from %s: %s", domain ? domain : "(no domain)", message);
@@ -337,18 +392,18 @@ fuzz_log_handler(const char *domain, GLogLevelFlags level, const char *message,
 
 /* ------------------------------------------------------------ the real side */
 
-static void
-expect(BhEventType type, unsigned slot, uint32_t value)
+void
+fuzz_expect(ModelEventType type, unsigned slot, uint32_t value)
 {
     size_t k = h.n_seen;
-    const BhEvent *want;
+    const ModelEvent *want;
 
     if (h.n_seen == h.cap_seen) {
         h.cap_seen = MAX(64, 2 * h.cap_seen);
         h.seen = g_realloc_n(h.seen, h.cap_seen, sizeof *h.seen);
     }
     h.seen[h.n_seen++] =
-        (BhEvent){.type = (uint8_t)type, .slot = (uint8_t)slot, .value = value};
+        (ModelEvent){.type = (uint8_t)type, .slot = (uint8_t)slot, .value = value};
     if (k >= h.model.n_log)
         fuzz_fail("event %zu happened, the model expects nothing more", k);
     want = &h.model.log[k];
@@ -399,10 +454,11 @@ do_oneshot(unsigned s)
 {
     uint32_t id;
 
-    if (h.n_oneshots >= BH_MODEL_MAX_ONESHOTS)
+    if (h.n_oneshots >= MODEL_MAX_ONESHOTS)
         return;
     id = h.n_oneshots++;
-    memcpy(h.oneshot_actions[id], h.actions[s], sizeof h.oneshot_actions[id]);
+    memcpy(h.oneshot_actions[id], h.actions[MODEL_OWNER_BH][s],
+           sizeof h.oneshot_actions[id]);
     aio_bh_schedule_oneshot(h.ctx, fuzz_cb, (void *)(FUZZ_ONESHOT_TAG | id));
 }
 
@@ -410,47 +466,54 @@ static void
 do_update_timeout(uint32_t timeout_ms, uint8_t why)
 {
     aio_bh_update_timeout(h.ctx, &timeout_ms);
-    expect(BH_EV_TIMEOUT, why, timeout_ms);
+    fuzz_expect(MODEL_EV_TIMEOUT, why, timeout_ms);
 }
 
 static void
-do_poll(BhPollMode mode)
+do_poll(ModelPollMode mode)
 {
     uint32_t t = UINT32_MAX;
+    unsigned ready;
     bool blocking;
     int ret;
 
     switch (mode) {
-    case BH_POLL_BLOCKING:
-        /* Block only when aio_poll() must not sleep (P2): a normal BH is
-         * pending (checked against the model first) or aio_notify() ran. */
+    case MODEL_POLL_BLOCKING:
+        /* Block only when aio_poll() must not sleep for ever (P2): a
+         * normal BH is pending (checked against the model first),
+         * aio_notify() ran, a handler's fd is ready or a timer expired. */
         aio_bh_update_timeout(h.ctx, &t);
-        expect(BH_EV_TIMEOUT, 1, t);
-        blocking = t == 0 || h.notified;
+        fuzz_expect(MODEL_EV_TIMEOUT, 1, t);
+        ready = fuzz_io_ready_bits();
+        fuzz_expect(MODEL_EV_READY, 0, ready);
+        blocking = t == 0 || h.notified || ready != 0;
         h.notified = false;
         ret = aio_poll(h.ctx, blocking);
         break;
-    case BH_POLL_NONBLOCKING:
+    case MODEL_POLL_NONBLOCKING:
         h.notified = false;
         ret = aio_poll(h.ctx, false);
         break;
-    case BH_POLL_BH_POLL:
-    case BH_POLL_MODES:
+    case MODEL_POLL_BH_POLL:
+    case MODEL_POLL_MODES:
     default:
         ret = aio_bh_poll(h.ctx);
         break;
     }
-    expect(BH_EV_POLL_RET, mode, (uint32_t)ret);
+    fuzz_expect(MODEL_EV_POLL_RET, mode, (uint32_t)ret);
 }
 
 static void
 do_iterate(void)
 {
+    gboolean ret;
+
     if (h.mc == NULL)
         return;
     /* A notification makes the source ready and is accepted by dispatch. */
     h.notified = false;
-    g_main_context_iteration(h.mc, FALSE);
+    ret = g_main_context_iteration(h.mc, FALSE);
+    fuzz_expect(MODEL_EV_ITERATE_RET, 0, ret != FALSE);
 }
 
 static void
@@ -461,116 +524,135 @@ do_notify(void)
 }
 
 static void
-do_action(BhAction a)
+do_action(ModelAction a)
 {
     unsigned target = a.arg % h.n_slots;
 
-    switch ((BhActionKind)a.kind) {
-    case BH_ACT_SCHEDULE:
+    switch ((ModelActionKind)a.kind) {
+    case MODEL_ACT_SCHEDULE:
         slot_schedule(target, false);
         break;
-    case BH_ACT_SCHEDULE_IDLE:
+    case MODEL_ACT_SCHEDULE_IDLE:
         slot_schedule(target, true);
         break;
-    case BH_ACT_CANCEL:
+    case MODEL_ACT_CANCEL:
         slot_cancel(target);
         break;
-    case BH_ACT_DELETE:
+    case MODEL_ACT_DELETE:
         slot_delete(target);
         break;
-    case BH_ACT_ONESHOT:
+    case MODEL_ACT_ONESHOT:
         do_oneshot(target);
         break;
-    case BH_ACT_POLL:
-        if (h.depth < BH_MODEL_MAX_DEPTH)
-            do_poll((BhPollMode)(a.arg % BH_POLL_MODES));
+    case MODEL_ACT_POLL:
+        if (h.depth < MODEL_MAX_DEPTH)
+            do_poll((ModelPollMode)(a.arg % MODEL_POLL_MODES));
         break;
-    case BH_ACT_ITERATE:
-        if (h.depth < BH_MODEL_MAX_DEPTH)
+    case MODEL_ACT_ITERATE:
+        if (h.depth < MODEL_MAX_DEPTH)
             do_iterate();
         break;
-    case BH_ACT_TIMEOUT:
-        do_update_timeout(bh_model_timeouts[a.arg % BH_MODEL_N_TIMEOUTS], 0);
+    case MODEL_ACT_TIMEOUT:
+        do_update_timeout(model_timeouts[a.arg % MODEL_N_TIMEOUTS], 0);
         break;
-    case BH_ACT_NOTIFY:
+    case MODEL_ACT_NOTIFY:
         do_notify();
         break;
-    case BH_ACT_NOTHING:
-    case BH_ACT_COUNT:
+    case MODEL_ACT_FD_SET:
+    case MODEL_ACT_FD_REMOVE:
+    case MODEL_ACT_PIPE_WRITE:
+    case MODEL_ACT_PIPE_READ:
+    case MODEL_ACT_TIMER_ARM:
+    case MODEL_ACT_TIMER_DEL:
+        fuzz_io_act(a);
+        break;
+    case MODEL_ACT_NOTHING:
+    case MODEL_ACT_COUNT:
     default:
         break;
     }
+}
+
+void
+fuzz_run_actions(const ModelAction actions[MODEL_ACTIONS])
+{
+    ModelAction copy[MODEL_ACTIONS];
+
+    if (h.tearing_down)
+        return;
+    memcpy(copy, actions, sizeof copy);
+    h.depth++;
+    for (unsigned i = 0; i < MODEL_ACTIONS; i++)
+        do_action(copy[i]);
+    h.depth--;
 }
 
 static void
 fuzz_cb(void *opaque)
 {
     uintptr_t v = (uintptr_t)opaque;
-    BhAction actions[BH_MODEL_ACTIONS];
 
     if (v & FUZZ_ONESHOT_TAG) {
         uint32_t id = (uint32_t)(v & ~FUZZ_ONESHOT_TAG);
 
-        expect(BH_EV_ONESHOT_RUN, 0, id);
-        memcpy(actions, h.oneshot_actions[id], sizeof actions);
+        fuzz_expect(MODEL_EV_ONESHOT_RUN, 0, id);
+        fuzz_run_actions(h.oneshot_actions[id]);
     } else {
         unsigned s = (unsigned)(v & 15u);
         uint32_t gen = (uint32_t)(v >> 4);
 
-        expect(BH_EV_RUN, s, gen);
+        fuzz_expect(MODEL_EV_RUN, s, gen);
         if (h.bh[s] == NULL || h.gen[s] != gen)
             fuzz_fail("slot %u generation %" PRIu32 " ran after its delete", s, gen);
-        memcpy(actions, h.actions[s], sizeof actions);
+        fuzz_run_actions(h.actions[MODEL_OWNER_BH][s]);
     }
-    if (h.tearing_down)
-        return;
-    h.depth++;
-    for (unsigned i = 0; i < BH_MODEL_ACTIONS; i++)
-        do_action(actions[i]);
-    h.depth--;
 }
 
 /* ------------------------------------------------------------ one input */
 
 static void
-model_apply(BhModel *m, const FuzzOp *op)
+model_apply(Model *m, const FuzzOp *op)
 {
     switch ((FuzzOpCode)op->code) {
     case FUZZ_OP_NEW:
-        bh_model_new(m, op->slot);
+        model_bh_new(m, op->slot);
         break;
     case FUZZ_OP_SCHEDULE:
     case FUZZ_OP_SCHEDULE_IDLE:
-        bh_model_schedule(m, op->slot, op->code == FUZZ_OP_SCHEDULE_IDLE);
+        model_bh_schedule(m, op->slot, op->code == FUZZ_OP_SCHEDULE_IDLE);
         break;
     case FUZZ_OP_CANCEL:
-        bh_model_cancel(m, op->slot);
+        model_bh_cancel(m, op->slot);
         break;
     case FUZZ_OP_DELETE:
-        bh_model_delete(m, op->slot);
+        model_bh_delete(m, op->slot);
         break;
     case FUZZ_OP_ONESHOT:
-        bh_model_oneshot(m, op->slot);
+        model_bh_oneshot(m, op->slot);
         break;
     case FUZZ_OP_SET_ACTION:
-        bh_model_set_action(m, op->slot, op->idx, op->action);
+        model_set_action(m, (ModelOwner)op->owner, op->slot, op->idx, op->action);
         break;
     case FUZZ_OP_POLL:
-        bh_model_poll(m, (BhPollMode)op->arg);
+        model_poll(m, (ModelPollMode)op->arg);
         break;
     case FUZZ_OP_ITERATE:
-        bh_model_iterate(m);
+        model_iterate(m);
         break;
     case FUZZ_OP_TIMEOUT:
-        bh_model_update_timeout(m, bh_model_timeouts[op->arg], 0);
+        model_update_timeout(m, model_timeouts[op->arg], 0);
         break;
     case FUZZ_OP_NOTIFY:
-        bh_model_notify(m);
+        model_notify(m);
+        break;
+    case FUZZ_OP_DO:
+        model_act(m, op->action);
         break;
     case FUZZ_OP_COUNT:
     default:
         break;
     }
+    model_settle(m);
 }
 
 static void
@@ -594,24 +676,28 @@ harness_apply(const FuzzOp *op)
         do_oneshot(op->slot);
         break;
     case FUZZ_OP_SET_ACTION:
-        h.actions[op->slot][op->idx] = op->action;
+        h.actions[op->owner][op->slot][op->idx] = op->action;
         break;
     case FUZZ_OP_POLL:
-        do_poll((BhPollMode)op->arg);
+        do_poll((ModelPollMode)op->arg);
         break;
     case FUZZ_OP_ITERATE:
         do_iterate();
         break;
     case FUZZ_OP_TIMEOUT:
-        do_update_timeout(bh_model_timeouts[op->arg], 0);
+        do_update_timeout(model_timeouts[op->arg], 0);
         break;
     case FUZZ_OP_NOTIFY:
         do_notify();
+        break;
+    case FUZZ_OP_DO:
+        do_action(op->action);
         break;
     case FUZZ_OP_COUNT:
     default:
         break;
     }
+    fuzz_io_settle();
 }
 
 /* After each operation both logs must be equally long (nothing missing). */
@@ -641,29 +727,32 @@ harness_setup(const FuzzDecoder *d)
     }
     for (unsigned s = 0; s < h.n_slots; s++)
         slot_new(s);
-    bh_model_init(&h.model, d->n_slots, d->attached, strict_b5);
+    fuzz_io_setup();
+    model_init(&h.model, d->n_slots, d->attached, strict_b5);
 }
 
-/* Deletes everything; when @drain, lets one pass run what is left and
- * reclaim the deleted BHs (B10), and checks a second one finds nothing.
- * Then frees it all: finalize reclaims whatever is still queued (C4). */
+/* Deletes every BH; when @drain, also removes every handler and frees every
+ * timer, lets one pass run what is left and reclaim the deleted BHs (B10),
+ * and checks a second one finds nothing. Then frees it all: finalize
+ * reclaims whatever is still queued, registered or armed (C4). */
 static void
 harness_teardown(bool drain)
 {
-    bh_model_teardown(&h.model);
+    model_teardown(&h.model, drain);
     if (drain) {
-        bh_model_poll(&h.model, BH_POLL_NONBLOCKING);
-        bh_model_poll(&h.model, BH_POLL_BH_POLL);
+        model_poll(&h.model, MODEL_POLL_NONBLOCKING);
+        model_poll(&h.model, MODEL_POLL_BH_POLL);
     }
     h.tearing_down = true;
     for (unsigned s = 0; s < h.n_slots; s++)
         slot_delete(s);
+    fuzz_io_teardown(drain);
     if (drain) {
-        do_poll(BH_POLL_NONBLOCKING);
-        do_poll(BH_POLL_BH_POLL);
+        do_poll(MODEL_POLL_NONBLOCKING);
+        do_poll(MODEL_POLL_BH_POLL);
     }
     check_caught_up();
-    if (drain && !bh_model_nothing_pending(&h.model))
+    if (drain && !model_nothing_pending(&h.model))
         fuzz_fail("the model still has BHs pending after teardown");
     if (trace)
         print_trace(stderr);
@@ -673,8 +762,9 @@ harness_teardown(bool drain)
         g_main_context_unref(h.mc);
     }
     aio_context_unref(h.ctx);
+    fuzz_io_close();
     g_free(h.seen);
-    bh_model_clear(&h.model);
+    model_clear(&h.model);
     memset(&h, 0, sizeof h);
 }
 
