@@ -1,5 +1,7 @@
-/* test-faults.c: fault injection (issue #4, item 4): out of file descriptors
- * (SPEC C1, §0: a G_IO_ERROR with a translated message), a saturated wakeup
+/* test-faults.c: fault injection (issue #4, item 4; issue #8, item 5): out of
+ * file descriptors at each of the four fds aio_context_new() opens (SPEC C1,
+ * §0: a G_IO_ERROR with the failing step's message, translated, and no fd
+ * left open), a saturated wakeup
  * eventfd whose write fails with EAGAIN (W1, B3), and a storm of signals whose
  * handlers schedule BHs while other threads schedule too (B3, B12).
  *
@@ -15,6 +17,7 @@
  */
 #include "gaio-test.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <libintl.h>
 #include <locale.h>
@@ -24,6 +27,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -47,6 +51,20 @@ static void
 noop_cb(void *opaque)
 {
     (void)opaque;
+}
+
+static void
+flag_cb(void *opaque)
+{
+    *(bool *)opaque = true;
+}
+
+static gint
+int_cmp(gconstpointer a, gconstpointer b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+
+    return x < y ? -1 : x > y;
 }
 
 static void
@@ -102,18 +120,47 @@ sig_guard_restore(SigGuard *g)
 /* C1, §0: out of file descriptors, a translated G_IO_ERROR                 */
 /* ------------------------------------------------------------------------ */
 
+/* What aio_context_new() opens, in this order: with k fds left to the
+ * process, opening the (k+1)-th fails. */
+enum { CONTEXT_FDS = 4 };
+
+static const char *const context_fd_names[CONTEXT_FDS] = {
+    "the wakeup eventfd",
+    "the epoll fd",
+    "the monotonic timerfd",
+    "the wall-clock timerfd",
+};
+
 #define WAKEUP_MSGID "Could not create the wakeup event of an AioContext: %s"
+#define MONITOR_MSGID "Could not create the fd monitor of an AioContext: %s"
+#define CLOCK_MSGID "Could not create a timer clock of an AioContext: %s"
+
+/* The message each step fails with: index in msgids[] and prefixes[]. */
+static const unsigned step_message[CONTEXT_FDS] = {0, 1, 2, 2};
+static const char *const msgids[] = {WAKEUP_MSGID, MONITOR_MSGID, CLOCK_MSGID};
 
 typedef struct {
-    const char *language;
-    /* The msgstr of po/<language>.po, up to its "%s". */
-    const char *prefix;
+    const char *language; /* "en": no catalogue, the msgids themselves */
+    /* The msgstrs of po/<language>.po, up to their "%s", as msgids[]. */
+    const char *prefixes[G_N_ELEMENTS(msgids)];
 } Translation;
 
 static const Translation translations[] = {
-    {"de", "Das Weckereignis eines AioContext konnte nicht erstellt werden: "},
-    {"fr", "Impossible de cr\u00e9er l\u2019\u00e9v\u00e9nement de r\u00e9veil "
-           "d\u2019un AioContext\u00a0: "},
+    {"en",
+     {"Could not create the wakeup event of an AioContext: ",
+      "Could not create the fd monitor of an AioContext: ",
+      "Could not create a timer clock of an AioContext: "}},
+    {"de",
+     {"Das Weckereignis eines AioContext konnte nicht erstellt werden: ",
+      "Die Dateideskriptor-\u00dcberwachung eines AioContext konnte nicht erstellt "
+      "werden: ",
+      "Eine Zeitgeberuhr eines AioContext konnte nicht erstellt werden: "}},
+    {"fr",
+     {"Impossible de cr\u00e9er l\u2019\u00e9v\u00e9nement de r\u00e9veil "
+      "d\u2019un AioContext\u00a0: ",
+      "Impossible de cr\u00e9er le moniteur de descripteurs de fichier "
+      "d\u2019un AioContext\u00a0: ",
+      "Impossible de cr\u00e9er une horloge de minuterie d\u2019un AioContext\u00a0: "}},
 };
 
 /* Where the build tree keeps <lang>/LC_MESSAGES/gaio.mo: GAIO_TEST_LOCALEDIR
@@ -207,26 +254,110 @@ assert_process_keeps_working(void)
     aio_context_unref(ctx);
 }
 
+/* The process's open fds below RLIMIT_NOFILE, ascending (valgrind keeps
+ * its own above the limit it shows the program). */
+static GArray *
+open_fds(void)
+{
+    GArray *fds = g_array_new(FALSE, FALSE, sizeof(int));
+    struct rlimit limit;
+    struct dirent *entry;
+    DIR *dir;
+
+    g_assert_cmpint(getrlimit(RLIMIT_NOFILE, &limit), ==, 0);
+    dir = opendir("/proc/self/fd");
+    g_assert_nonnull(dir);
+    while ((entry = readdir(dir)) != NULL) {
+        int fd;
+
+        if (entry->d_name[0] == '.')
+            continue;
+        fd = atoi(entry->d_name);
+        if (fd != dirfd(dir) && (rlim_t)fd < limit.rlim_cur)
+            g_array_append_val(fds, fd);
+    }
+    closedir(dir);
+    g_array_sort(fds, int_cmp);
+    return fds;
+}
+
 static void
-test_out_of_fds_error_is_translated(gconstpointer data)
+assert_same_fds(GArray *before, GArray *after)
+{
+    for (guint i = 0; i < MAX(before->len, after->len); i++) {
+        int was = i < before->len ? g_array_index(before, int, i) : -1;
+        int is = i < after->len ? g_array_index(after, int, i) : -1;
+
+        if (was != is)
+            g_error("fd %d %s", MAX(was, is),
+                    was < is || is < 0 ? "was closed" : "leaked");
+    }
+}
+
+/* The fd table filled but @free_fds numbers: RLIMIT_NOFILE lowered to a
+ * little above the highest open fd, every free number below it taken by a
+ * duplicate of /dev/null, and @free_fds of those closed again. */
+typedef struct {
+    struct rlimit saved;
+    GArray *fillers;
+} FdSqueeze;
+
+static void
+fd_squeeze(FdSqueeze *sq, unsigned free_fds)
+{
+    g_autoptr(GArray) fds = open_fds();
+    int highest = fds->len > 0 ? g_array_index(fds, int, fds->len - 1) : 2;
+    struct rlimit limit;
+    int devnull, fd;
+
+    g_assert_cmpint(getrlimit(RLIMIT_NOFILE, &sq->saved), ==, 0);
+    limit = sq->saved;
+    limit.rlim_cur = (rlim_t)highest + 1 + free_fds + 8;
+    g_assert_cmpuint(limit.rlim_cur, <=, sq->saved.rlim_cur);
+    devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    g_assert_cmpint(devnull, >=, 0);
+    sq->fillers = g_array_sized_new(FALSE, FALSE, sizeof(int), 64);
+    g_array_append_val(sq->fillers, devnull);
+    g_assert_cmpint(setrlimit(RLIMIT_NOFILE, &limit), ==, 0);
+    while ((fd = fcntl(devnull, F_DUPFD_CLOEXEC, 0)) >= 0)
+        g_array_append_val(sq->fillers, fd);
+    g_assert_cmpint(errno, ==, EMFILE);
+    for (unsigned i = 0; i < free_fds; i++) {
+        close(g_array_index(sq->fillers, int, sq->fillers->len - 1));
+        g_array_set_size(sq->fillers, sq->fillers->len - 1);
+    }
+}
+
+static void
+fd_unsqueeze(FdSqueeze *sq)
+{
+    for (guint i = 0; i < sq->fillers->len; i++)
+        close(g_array_index(sq->fillers, int, i));
+    g_array_unref(sq->fillers);
+    g_assert_cmpint(setrlimit(RLIMIT_NOFILE, &sq->saved), ==, 0);
+}
+
+static void
+test_out_of_fds_at_every_step(gconstpointer data)
 {
     const Translation *tr = data;
+    bool english = strcmp(tr->language, "en") == 0;
     g_autofree char *localedir = build_localedir();
     g_autofree char *mo = g_build_filename(localedir, tr->language, "LC_MESSAGES",
                                            GETTEXT_PACKAGE ".mo", NULL);
-    g_autofree char *expected = NULL;
-    g_autoptr(GError) error = NULL;
     LocaleGuard guard;
-    AioContext *ctx;
 
-    g_test_summary("C1, §0: out of file descriptors (RLIMIT_NOFILE), aio_context_new() "
-                   "returns NULL with a G_IO_ERROR whose message is translated (here "
-                   "from the build tree's catalogue) and carries strerror(EMFILE); the "
-                   "process keeps working.");
+    g_test_summary("C1, §0: aio_context_new() opens four fds (wakeup eventfd, epoll "
+                   "fd, two timerfds). With k = 0..3 fds left to the process it "
+                   "returns NULL with G_IO_ERROR_TOO_MANY_OPEN_FILES and the message "
+                   "of the step that failed, translated (here from the build tree's "
+                   "catalogue), with strerror(EMFILE); what it opened before is closed "
+                   "again (the open fds are the same before and after). With 4 it "
+                   "works. The process keeps working.");
     rearm_watchdog();
 
     /* Fail, not skip: the test depends on the .mo targets (tests/meson.build). */
-    if (!g_file_test(mo, G_FILE_TEST_IS_REGULAR)) {
+    if (!english && !g_file_test(mo, G_FILE_TEST_IS_REGULAR)) {
         g_test_fail_printf("no catalogue at %s: po/LINGUAS lists %s, but meson did not "
                            "build it",
                            mo, tr->language);
@@ -235,21 +366,58 @@ test_out_of_fds_error_is_translated(gconstpointer data)
     /* The library binds its domain on its first context. */
     aio_context_unref(gaio_test_context_new());
 
-    locale_guard_enter(&guard, localedir, tr->language);
-    /* gettext opens a catalogue on its first lookup, which needs a file
-     * descriptor: load it now, as an earlier message of a real program would,
-     * and check that it is the one meant. */
-    g_assert_cmpstr(g_dgettext(GETTEXT_PACKAGE, WAKEUP_MSGID), !=, WAKEUP_MSGID);
-    expected = g_strconcat(tr->prefix, g_strerror(EMFILE), NULL);
+    for (unsigned free_fds = 0; free_fds <= CONTEXT_FDS; free_fds++) {
+        g_autoptr(GArray) before = open_fds();
+        g_autoptr(GArray) after = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autofree char *expected = NULL;
+        FdSqueeze sq;
+        AioContext *ctx;
+        bool ran = false;
 
-    ctx = context_new_without_fds(&error);
+        locale_guard_enter(&guard, localedir, tr->language);
+        /* gettext opens a catalogue on its first lookup, which needs a file
+         * descriptor: load it now, as an earlier message of a real program
+         * would, and check that it is the one meant. */
+        for (size_t m = 0; m < G_N_ELEMENTS(msgids); m++) {
+            if (english)
+                g_assert_cmpstr(g_dgettext(GETTEXT_PACKAGE, msgids[m]), ==, msgids[m]);
+            else
+                g_assert_cmpstr(g_dgettext(GETTEXT_PACKAGE, msgids[m]), !=, msgids[m]);
+        }
+        if (free_fds < CONTEXT_FDS)
+            expected = g_strconcat(tr->prefixes[step_message[free_fds]],
+                                   g_strerror(EMFILE), NULL);
 
-    locale_guard_leave(&guard);
-    g_assert_null(ctx);
-    g_assert_error(error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES);
-    g_assert_cmpstr(error->message, ==, expected);
-    g_assert_true(g_utf8_validate(error->message, -1, NULL));
+        fd_squeeze(&sq, free_fds);
+        ctx = aio_context_new(&error);
+        if (ctx != NULL) {
+            /* It runs without a new fd. */
+            aio_bh_schedule_oneshot(ctx, flag_cb, &ran);
+            g_assert_true(aio_poll(ctx, false));
+        }
+        fd_unsqueeze(&sq);
+        locale_guard_leave(&guard);
 
+        g_test_message("%u fd(s) left: %s", free_fds,
+                       ctx != NULL ? "made" : error->message);
+        if (free_fds < CONTEXT_FDS) {
+            if (ctx != NULL)
+                g_error("aio_context_new() worked with %u fd(s) left; opening %s "
+                        "should have failed",
+                        free_fds, context_fd_names[free_fds]);
+            g_assert_error(error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES);
+            g_assert_cmpstr(error->message, ==, expected);
+            g_assert_true(g_utf8_validate(error->message, -1, NULL));
+        } else {
+            g_assert_no_error(error);
+            g_assert_nonnull(ctx);
+            g_assert_true(ran);
+            aio_context_unref(ctx);
+        }
+        after = open_fds();
+        assert_same_fds(before, after);
+    }
     assert_process_keeps_working();
 }
 
@@ -777,9 +945,10 @@ main(int argc, char **argv)
 
     for (size_t i = 0; i < G_N_ELEMENTS(translations); i++) {
         g_autofree char *path = g_strdup_printf(
-            "/faults/C1/out-of-fds-error-is-translated/%s", translations[i].language);
+            "/faults/C1/out-of-fds-at-every-step-is-translated-leaks-nothing/%s",
+            translations[i].language);
 
-        g_test_add_data_func(path, &translations[i], test_out_of_fds_error_is_translated);
+        g_test_add_data_func(path, &translations[i], test_out_of_fds_at_every_step);
     }
     g_test_add_func("/faults/C1/out-of-fds-repeatedly-keeps-working",
                     test_out_of_fds_repeatedly_keeps_working);
