@@ -14,7 +14,10 @@
  *       as it was; a change refused with ENOENT (the fd was closed and its
  *       number reused) registers the new handler afresh;
  *   C1  aio_context_new() whose timerfd epoll refuses returns NULL with a
- *       G_IO_ERROR and leaves no fd open.
+ *       G_IO_ERROR and leaves no fd open;
+ *   P2  (not a fault injected, a peer's) an fd that hangs up under a handler
+ *       with only io_poll does not keep a blocking loop awake (it did once:
+ *       such a handler is now not watched at all).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -388,6 +391,45 @@ test_modify_enoent_registers_afresh(Fixture *f, gconstpointer data)
     assert_loop_keeps_working(f);
 }
 
+/* ------------------------------------------------------------ P2, G3 */
+
+static bool
+poll_nothing(void *opaque)
+{
+    (void)opaque;
+    return false;
+}
+
+static void
+test_hung_up_fd_with_only_io_poll_does_not_spin(Fixture *f, gconstpointer data)
+{
+    unsigned calls = 0;
+
+    (void)data;
+    g_test_summary("P2, G3, and what gaio adds (a handler with only io_poll has "
+                   "nothing to call): a peer hanging up on such an fd (EPOLLHUP, "
+                   "which epoll reports whatever the events asked for) must not keep "
+                   "the loop awake: a blocking aio_poll() or GLib iteration sleeps "
+                   "until the timer 20 ms ahead, give or take a spurious wakeup.");
+
+    aio_set_fd_handler(f->ctx, f->a[0], NULL, NULL, poll_nothing, NULL, f);
+    close(f->a[1]);
+    f->a[1] = open("/dev/null", O_WRONLY | O_CLOEXEC); /* for the teardown */
+    aio_timer_mod_ns(f->timer, aio_clock_get_ns(AIO_CLOCK_REALTIME) + 20 * 1000000);
+    while (f->timer_runs == 0 && calls < 1000) {
+        if (f->mc != NULL)
+            g_main_context_iteration(f->mc, TRUE);
+        else
+            aio_poll(f->ctx, true);
+        calls++;
+    }
+    g_test_message("%u blocking call(s) until the timer ran", calls);
+    aio_set_fd_handler(f->ctx, f->a[0], NULL, NULL, NULL, NULL, NULL);
+    /* A dormant handler's fd is not watched: the timer's wakeup, and at
+     * most a couple of spurious ones (GLib's own), end the calls. */
+    g_assert_cmpuint(calls, <=, 3);
+}
+
 /* ------------------------------------------------------------ C1 */
 
 static void
@@ -485,6 +527,8 @@ main(int argc, char **argv)
          test_modify_refused_keeps_old_handler},
         {"/fd-faults/F3/epoll-ctl-mod-enoent-registers-afresh",
          test_modify_enoent_registers_afresh},
+        {"/fd-faults/P2/hung-up-fd-with-only-io-poll-does-not-spin",
+         test_hung_up_fd_with_only_io_poll_does_not_spin},
     };
 
     gaio_test_init(&argc, &argv);
