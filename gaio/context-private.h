@@ -73,6 +73,9 @@ struct _AioContext {
     /* --- timers (timer.c) --- */
     AioTimers timers;
 
+    /* --- the thread pool (thread-pool.c), made on first submit --- */
+    struct AioThreadPool *_Atomic pool;
+
     /* --- who runs the context (context.c, C5) --- */
     char pad_owner[GAIO_CACHELINE];
     void *_Atomic owner;
@@ -98,6 +101,13 @@ void aio_context_leave(AioContext *ctx, AioContextEntry *entry);
 /* True if the calling thread is inside aio_poll(), aio_bh_poll() or a
  * GSource callback of @ctx. */
 bool aio_context_is_owner(AioContext *ctx);
+
+/* An I/O thread's: @ctx is this thread's context from now on (I1). */
+void aio_context_set_home(AioContext *ctx);
+
+/* True if the calling thread runs @ctx: it is inside it, is its I/O thread,
+ * or owns the GMainContext it is attached to (I2). */
+bool aio_context_runs_here(AioContext *ctx);
 
 /* Set by aio_context_new(); the GSource's prepare, check, dispatch, finalize. */
 extern GSourceFuncs aio_context_source_funcs;

@@ -9,11 +9,14 @@
 #include "context-private.h"
 #include "i18n-private.h"
 #include "notify-private.h"
+#include "thread-pool-private.h"
 
 G_DEFINE_BOXED_TYPE(AioContext, aio_context, aio_context_ref, aio_context_unref)
 
 /* The innermost context this thread runs (aio_context_get_current()). */
 static _Thread_local AioContext *current_context;
+/* The context of the I/O thread this is, if it is one (I1). */
+static _Thread_local AioContext *home_context;
 /* Its address identifies the thread for C5; cheaper than g_thread_self(). */
 static _Thread_local char thread_identity;
 
@@ -61,6 +64,9 @@ aio_context_finalize(GSource *source)
 {
     AioContext *ctx = (AioContext *)source;
 
+    /* First: running functions finish, and their completions would
+     * schedule the pool's BH (TP5). */
+    thread_pool_finalize(ctx);
     bh_context_finalize(ctx);
     aio_handlers_finalize(ctx);
     timers_finalize(ctx);
@@ -154,5 +160,25 @@ aio_context_is_owner(AioContext *ctx)
 AioContext *
 aio_context_get_current(void)
 {
-    return current_context;
+    return current_context != NULL ? current_context : home_context;
+}
+
+void
+aio_context_set_home(AioContext *ctx)
+{
+    home_context = ctx;
+}
+
+bool
+aio_context_runs_here(AioContext *ctx)
+{
+    GMainContext *mc;
+
+    if (aio_context_is_owner(ctx) || home_context == ctx)
+        return true;
+    /* The owner of the GMainContext it is attached to runs it too (I2).
+     * g_main_context_is_owner() only looks under GLib's lock: it never
+     * acquires the context. */
+    mc = g_source_get_context(&ctx->source);
+    return mc != NULL && g_main_context_is_owner(mc);
 }

@@ -4,7 +4,7 @@
 # build include dir (for the generated gaio-version.h).
 set -u
 cc=$1 lib=$2 inc=$3 build_inc=$4
-glib_cflags=$(pkg-config --cflags glib-2.0 gobject-2.0)
+glib_cflags=$(pkg-config --cflags glib-2.0 gobject-2.0 gio-2.0)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 n=0 failed=0

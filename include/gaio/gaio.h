@@ -13,5 +13,8 @@
 #include <gaio/event-notifier.h>
 #include <gaio/fd-handler.h>
 #include <gaio/timer.h>
+#include <gaio/iothread.h>
+#include <gaio/wait.h>
+#include <gaio/thread-pool.h>
 
 #undef GAIO_INSIDE

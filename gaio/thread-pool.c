@@ -1,0 +1,310 @@
+/* thread-pool.c: a context's thread pool (SPEC TP1-TP5).
+ *
+ * Functions run on the workers of a GLib GThreadPool, whose queue is FIFO
+ * and whose max_threads caps how many run at once (TP4). A request's state
+ * is one atomic word: QUEUED until a worker claims it (RUNNING) or a cancel
+ * does (CANCELLED), with one compare-and-swap each, so exactly one of them
+ * wins (TP2). Whoever wins also completes it: the request joins the
+ * completed list (in completion order) and the pool's one BH is scheduled,
+ * so any number of completions reach the context in one pass (TP3).
+ *
+ * A request has two references: the worker queue's (dropped once a worker
+ * has looked at it, claimed or not) and the completion's (dropped after
+ * done returned). So neither a late worker nor a late cancel touches freed
+ * memory.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "context-private.h"
+#include "thread-pool-private.h"
+
+typedef enum {
+    REQ_QUEUED,
+    REQ_RUNNING,
+    REQ_FINISHED,
+    REQ_CANCELLED,
+} RequestState;
+
+typedef struct AioThreadPool AioThreadPool;
+
+struct _AioThreadPoolRequest {
+    AioThreadPool *pool;
+    AioThreadPoolFunc *func;
+    void *arg;
+    AioThreadPoolDone *done;
+    void *opaque;
+    GCancellable *cancellable;
+    gulong cancel_id; /* under the pool's cancel_lock */
+    atomic_int state;
+    atomic_int refs;
+    int ret;                    /* written by the completer, before the list */
+    AioThreadPoolRequest *next; /* in the completed list */
+};
+
+struct AioThreadPool {
+    AioContext *ctx;
+    GThreadPool *workers;
+    QEMUBH *completion_bh;
+    pthread_mutex_t lock; /* the completed list */
+    AioThreadPoolRequest *completed, *completed_tail;
+    /* Guards the cancellable handler ids: connecting may run the handler
+     * at once, which takes `lock`, so this is another one. */
+    pthread_mutex_t cancel_lock;
+    atomic_uint in_flight; /* submitted, done not returned yet */
+    atomic_bool finalizing;
+};
+
+static void
+request_unref(AioThreadPoolRequest *req)
+{
+    /* acq_rel: the last one sees every write the other holder made. */
+    if (atomic_fetch_sub_explicit(&req->refs, 1, memory_order_acq_rel) == 1)
+        g_free(req);
+}
+
+/* Stops @req's cancellable from reaching it; waits for a handler running
+ * in another thread (which only fails to cancel). */
+static void
+request_forget_cancellable(AioThreadPool *pool, AioThreadPoolRequest *req)
+{
+    gulong cancel_id;
+
+    if (req->cancellable == NULL)
+        return;
+    pthread_mutex_lock(&pool->cancel_lock);
+    cancel_id = req->cancel_id;
+    req->cancel_id = 0;
+    pthread_mutex_unlock(&pool->cancel_lock);
+    g_cancellable_disconnect(req->cancellable, cancel_id);
+    g_clear_object(&req->cancellable);
+}
+
+/* Any thread: hands @req, which this thread moved to FINISHED or
+ * CANCELLED, to the context. */
+static void
+pool_complete(AioThreadPool *pool, AioThreadPoolRequest *req)
+{
+    req->next = NULL;
+    pthread_mutex_lock(&pool->lock);
+    if (pool->completed_tail != NULL)
+        pool->completed_tail->next = req;
+    else
+        pool->completed = req;
+    pool->completed_tail = req;
+    pthread_mutex_unlock(&pool->lock);
+    /* Wait-free; coalesces while the BH is pending (TP3). */
+    qemu_bh_schedule(pool->completion_bh);
+}
+
+static void
+pool_worker(gpointer data, gpointer user_data)
+{
+    AioThreadPoolRequest *req = data;
+    AioThreadPool *pool = user_data;
+    int queued = REQ_QUEUED;
+
+    /* acq_rel on success: the claim orders after a cancel that lost. */
+    if (atomic_compare_exchange_strong_explicit(&req->state, &queued, REQ_RUNNING,
+                                                memory_order_acq_rel, memory_order_acquire)) {
+        if (atomic_load_explicit(&pool->finalizing, memory_order_acquire)) {
+            /* TP5: the context goes; what has not started never will, and
+             * nobody is left to deliver to: drop the completion's
+             * reference too. */
+            atomic_store_explicit(&req->state, REQ_CANCELLED, memory_order_release);
+            request_forget_cancellable(pool, req);
+            request_unref(req);
+        } else {
+            req->ret = req->func(req->arg);
+            atomic_store_explicit(&req->state, REQ_FINISHED, memory_order_release);
+            pool_complete(pool, req);
+        }
+    }
+    request_unref(req); /* the queue's */
+}
+
+/* The context's thread: delivers every completion since the last pass. */
+static void
+pool_completion_bh(void *opaque)
+{
+    AioThreadPool *pool = opaque;
+    AioThreadPoolRequest *req;
+
+    pthread_mutex_lock(&pool->lock);
+    req = pool->completed;
+    pool->completed = pool->completed_tail = NULL;
+    pthread_mutex_unlock(&pool->lock);
+    while (req != NULL) {
+        AioThreadPoolRequest *next = req->next;
+
+        request_forget_cancellable(pool, req);
+        if (req->done != NULL)
+            req->done(req->opaque, req->ret);
+        atomic_fetch_sub_explicit(&pool->in_flight, 1, memory_order_release);
+        request_unref(req); /* the completion's */
+        req = next;
+    }
+}
+
+static AioThreadPool *
+pool_new(AioContext *ctx)
+{
+    AioThreadPool *pool = g_new0(AioThreadPool, 1);
+
+    pool->ctx = ctx;
+    pthread_mutex_init(&pool->lock, NULL);
+    pthread_mutex_init(&pool->cancel_lock, NULL);
+    atomic_init(&pool->in_flight, 0);
+    atomic_init(&pool->finalizing, false);
+    pool->completion_bh = aio_bh_new_full(ctx, pool_completion_bh, pool, "thread-pool");
+    /* Not exclusive: workers come from GLib's shared threads; max_threads
+     * still caps how many run this pool's functions at once (TP4). */
+    pool->workers = g_thread_pool_new(pool_worker, pool, (gint)g_get_num_processors(), FALSE,
+                                      NULL);
+    return pool;
+}
+
+static void
+pool_free(AioThreadPool *pool)
+{
+    pthread_mutex_destroy(&pool->lock);
+    pthread_mutex_destroy(&pool->cancel_lock);
+    g_free(pool);
+}
+
+/* The pool of @ctx, made on first use by whichever thread gets there. */
+static AioThreadPool *
+context_pool(AioContext *ctx)
+{
+    AioThreadPool *pool = atomic_load_explicit(&ctx->pool, memory_order_acquire);
+    AioThreadPool *expected = NULL;
+
+    if (pool != NULL)
+        return pool;
+    pool = pool_new(ctx);
+    /* acq_rel: publishes the pool's fields; on failure sees the winner's. */
+    if (atomic_compare_exchange_strong_explicit(&ctx->pool, &expected, pool,
+                                                memory_order_acq_rel, memory_order_acquire))
+        return pool;
+    /* Another thread won: nothing was submitted to ours. */
+    g_thread_pool_free(pool->workers, TRUE, TRUE);
+    qemu_bh_delete(pool->completion_bh);
+    pool_free(pool);
+    return expected;
+}
+
+static void
+request_cancelled_cb(GCancellable *cancellable, gpointer data)
+{
+    aio_thread_pool_cancel(data);
+}
+
+AioThreadPoolRequest *
+aio_thread_pool_submit_cancellable(AioContext *ctx, AioThreadPoolFunc *func, void *arg,
+                                   GCancellable *cancellable, AioThreadPoolDone *done,
+                                   void *opaque)
+{
+    AioThreadPool *pool;
+    AioThreadPoolRequest *req;
+
+    g_return_val_if_fail(ctx != NULL, NULL);
+    g_return_val_if_fail(func != NULL, NULL);
+    g_return_val_if_fail(cancellable == NULL || G_IS_CANCELLABLE(cancellable), NULL);
+
+    pool = context_pool(ctx);
+    req = g_new0(AioThreadPoolRequest, 1);
+    req->pool = pool;
+    req->func = func;
+    req->arg = arg;
+    req->done = done;
+    req->opaque = opaque;
+    atomic_init(&req->state, REQ_QUEUED);
+    atomic_init(&req->refs, 2);
+    atomic_fetch_add_explicit(&pool->in_flight, 1, memory_order_relaxed);
+    if (cancellable != NULL) {
+        req->cancellable = g_object_ref(cancellable);
+        /* Runs the handler at once if already cancelled (TP2); done still
+         * waits for the context's next pass. */
+        pthread_mutex_lock(&pool->cancel_lock);
+        req->cancel_id =
+            g_cancellable_connect(cancellable, G_CALLBACK(request_cancelled_cb), req, NULL);
+        pthread_mutex_unlock(&pool->cancel_lock);
+    }
+    g_thread_pool_push(pool->workers, req, NULL);
+    return req;
+}
+
+AioThreadPoolRequest *
+aio_thread_pool_submit(AioContext *ctx, AioThreadPoolFunc *func, void *arg,
+                       AioThreadPoolDone *done, void *opaque)
+{
+    return aio_thread_pool_submit_cancellable(ctx, func, arg, NULL, done, opaque);
+}
+
+void
+aio_thread_pool_cancel(AioThreadPoolRequest *req)
+{
+    int queued = REQ_QUEUED;
+
+    g_return_if_fail(req != NULL);
+
+    /* acq_rel, pairs with the worker's claim: exactly one wins. */
+    if (!atomic_compare_exchange_strong_explicit(&req->state, &queued, REQ_CANCELLED,
+                                                 memory_order_acq_rel, memory_order_acquire))
+        return; /* started or finished: done gets func's result (TP2) */
+    req->ret = -ECANCELED;
+    pool_complete(req->pool, req);
+}
+
+void
+aio_thread_pool_set_max_workers(AioContext *ctx, int n)
+{
+    g_return_if_fail(ctx != NULL);
+    g_return_if_fail(n > 0);
+
+    g_thread_pool_set_max_threads(context_pool(ctx)->workers, n, NULL);
+}
+
+unsigned
+thread_pool_in_flight(AioContext *ctx)
+{
+    AioThreadPool *pool = atomic_load_explicit(&ctx->pool, memory_order_acquire);
+
+    return pool != NULL ? atomic_load_explicit(&pool->in_flight, memory_order_acquire) : 0;
+}
+
+void
+thread_pool_finalize(AioContext *ctx)
+{
+    AioThreadPool *pool = atomic_load_explicit(&ctx->pool, memory_order_acquire);
+    AioThreadPoolRequest *req;
+    unsigned dropped = 0;
+
+    if (pool == NULL)
+        return;
+    /* Workers skip what has not started (release, pairs with their
+     * acquire); g_thread_pool_free() lets them drain the queue and waits
+     * for the functions that run (TP5). */
+    atomic_store_explicit(&pool->finalizing, true, memory_order_release);
+    g_thread_pool_free(pool->workers, FALSE, TRUE);
+    req = pool->completed;
+    while (req != NULL) {
+        AioThreadPoolRequest *next = req->next;
+
+        request_forget_cancellable(pool, req);
+        request_unref(req);
+        dropped++;
+        req = next;
+    }
+    if (dropped > 0)
+        g_debug("AioContext %p finalized with %u thread-pool completion(s) not delivered",
+                (void *)ctx, dropped);
+    qemu_bh_delete(pool->completion_bh);
+    pool_free(pool);
+    ctx->pool = NULL;
+}
