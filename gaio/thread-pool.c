@@ -58,6 +58,9 @@ struct AioThreadPool {
     pthread_mutex_t cancel_lock;
     atomic_uint in_flight; /* submitted, done not returned yet */
     atomic_bool finalizing;
+    /* aio_thread_pool_cancel() calls in progress: finalize waits for them,
+     * or a cancel that won its claim could complete after the drain. */
+    atomic_uint cancels_running;
 };
 
 static void
@@ -116,6 +119,7 @@ pool_worker(gpointer data, gpointer user_data)
             /* TP5: the context goes; what has not started never will, and
              * nobody is left to deliver to: drop the completion's
              * reference too. */
+            /* Model: tests/model/pool.pml @pool_finalizing. */
             atomic_store_explicit(&req->state, REQ_CANCELLED, memory_order_release);
             request_forget_cancellable(pool, req);
             request_unref(req);
@@ -161,6 +165,7 @@ pool_new(AioContext *ctx)
     pthread_mutex_init(&pool->cancel_lock, NULL);
     atomic_init(&pool->in_flight, 0);
     atomic_init(&pool->finalizing, false);
+    atomic_init(&pool->cancels_running, 0);
     pool->completion_bh = aio_bh_new_full(ctx, pool_completion_bh, pool, "thread-pool");
     /* Not exclusive: workers come from GLib's shared threads; max_threads
      * still caps how many run this pool's functions at once (TP4). */
@@ -249,16 +254,25 @@ aio_thread_pool_submit(AioContext *ctx, AioThreadPoolFunc *func, void *arg,
 void
 aio_thread_pool_cancel(AioThreadPoolRequest *req)
 {
+    AioThreadPool *pool;
     int queued = REQ_QUEUED;
 
     g_return_if_fail(req != NULL);
 
+    pool = req->pool;
+    /* seq_cst, before the claim below: a worker that then loses its claim
+     * to this cancel ends after this increment, so finalize, which joins
+     * the workers first, sees it. */
+    atomic_fetch_add_explicit(&pool->cancels_running, 1, memory_order_seq_cst);
     /* acq_rel, pairs with the worker's claim: exactly one wins. */
-    if (!atomic_compare_exchange_strong_explicit(&req->state, &queued, REQ_CANCELLED,
-                                                 memory_order_acq_rel, memory_order_acquire))
-        return; /* started or finished: done gets func's result (TP2) */
-    req->ret = -ECANCELED;
-    pool_complete(req->pool, req);
+    if (atomic_compare_exchange_strong_explicit(&req->state, &queued, REQ_CANCELLED,
+                                                memory_order_acq_rel, memory_order_acquire)) {
+        req->ret = -ECANCELED;
+        pool_complete(pool, req);
+    }
+    /* Otherwise started or finished: done gets func's result (TP2). */
+    /* Release, pairs with finalize's acquire: the completion is listed. */
+    atomic_fetch_sub_explicit(&pool->cancels_running, 1, memory_order_release);
 }
 
 void
@@ -292,6 +306,13 @@ thread_pool_finalize(AioContext *ctx)
      * for the functions that run (TP5). */
     atomic_store_explicit(&pool->finalizing, true, memory_order_release);
     g_thread_pool_free(pool->workers, FALSE, TRUE);
+    /* A cancel that won a claim before the workers were joined may still
+     * be listing its completion: wait for it (a few instructions; bounded
+     * unless the canceller is preempted, and then it must run on). */
+    /* Model: tests/model/pool.pml @pool_wait_cancels. */
+    while (atomic_load_explicit(&pool->cancels_running, memory_order_acquire) != 0)
+        g_thread_yield();
+    /* Model: tests/model/pool.pml @pool_drain. */
     req = pool->completed;
     while (req != NULL) {
         AioThreadPoolRequest *next = req->next;
