@@ -31,6 +31,12 @@ typedef enum {
     /* A timer pass has disarmed an expired timer (object: the timer) and
      * not called it yet: another thread may free it. */
     GAIO_PAUSE_TIMER_POPPED,
+    /* A pool worker took a request off the queue (object: the request)
+     * and has not claimed it yet: a cancel may win (TP2). */
+    GAIO_PAUSE_POOL_BEFORE_CLAIM,
+    /* aio_thread_pool_cancel() won the claim (object: the request) and has
+     * not listed the completion yet: finalize must wait for it (TP5). */
+    GAIO_PAUSE_POOL_CANCEL_WON,
 } GaioPausePoint;
 
 #ifdef GAIO_TEST_HOOKS

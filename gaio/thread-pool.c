@@ -22,6 +22,7 @@
 #include <stdatomic.h>
 
 #include "context-private.h"
+#include "test-hooks-private.h"
 #include "thread-pool-private.h"
 
 typedef enum {
@@ -112,6 +113,7 @@ pool_worker(gpointer data, gpointer user_data)
     AioThreadPool *pool = user_data;
     int queued = REQ_QUEUED;
 
+    GAIO_TEST_PAUSE(GAIO_PAUSE_POOL_BEFORE_CLAIM, req);
     /* acq_rel on success: the claim orders after a cancel that lost. */
     if (atomic_compare_exchange_strong_explicit(&req->state, &queued, REQ_RUNNING,
                                                 memory_order_acq_rel, memory_order_acquire)) {
@@ -268,6 +270,7 @@ aio_thread_pool_cancel(AioThreadPoolRequest *req)
     if (atomic_compare_exchange_strong_explicit(&req->state, &queued, REQ_CANCELLED,
                                                 memory_order_acq_rel, memory_order_acquire)) {
         req->ret = -ECANCELED;
+        GAIO_TEST_PAUSE(GAIO_PAUSE_POOL_CANCEL_WON, req);
         pool_complete(pool, req);
     }
     /* Otherwise started or finished: done gets func's result (TP2). */

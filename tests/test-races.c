@@ -14,12 +14,17 @@
  *   T4   a timer armed by another thread while the owner goes to sleep
  *        with no deadline wakes it;
  *   T1   a timer freed by another thread just after a pass disarmed it
- *        is not touched again by the pass.
+ *        is not touched again by the pass;
+ *   TP2  a cancel while a worker holds the request, not yet claimed, wins:
+ *        the function never runs, done gets -ECANCELED once;
+ *   TP5  a context finalized while a cancel that won is about to list its
+ *        completion waits for it (no use after free under ASan).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <time.h>
 #include <unistd.h>
@@ -637,6 +642,123 @@ test_timer_freed_after_pop(void)
     aio_context_unref(ctx);
 }
 
+/* ------------------------------------------------------------ TP2, TP5 */
+
+typedef struct {
+    atomic_uint func_runs;
+    atomic_uint done_runs;
+    atomic_int ret;
+} PoolRecord;
+
+static int
+pool_func(void *arg)
+{
+    atomic_fetch_add(&((PoolRecord *)arg)->func_runs, 1);
+    return 42;
+}
+
+static void
+pool_done(void *opaque, int ret)
+{
+    PoolRecord *r = opaque;
+
+    atomic_store(&r->ret, ret);
+    atomic_fetch_add(&r->done_runs, 1);
+}
+
+static int
+pool_gate_func(void *arg)
+{
+    while (!atomic_load((atomic_bool *)arg))
+        g_usleep(100);
+    return 0;
+}
+
+static void
+test_pool_cancel_before_claim(void)
+{
+    AioContext *ctx = gaio_test_context_new();
+    atomic_bool gate = false;
+    PoolRecord r = {0};
+    AioThreadPoolRequest *req;
+    Pause pause;
+
+    g_test_summary("TP2: a worker holds the request, not yet claimed; a cancel then "
+                   "wins: func never runs and done gets -ECANCELED exactly once");
+    /* One worker, blocked on the gate: the request waits in the queue. */
+    aio_thread_pool_set_max_workers(ctx, 1);
+    aio_thread_pool_submit(ctx, pool_gate_func, &gate, NULL, NULL);
+    req = aio_thread_pool_submit(ctx, pool_func, &r, pool_done, &r);
+    pause_arm(&pause, GAIO_PAUSE_POOL_BEFORE_CLAIM, req);
+    atomic_store(&gate, true);
+    pause_wait_held(&pause);
+    aio_thread_pool_cancel(req);
+    while (atomic_load(&r.done_runs) == 0)
+        aio_poll(ctx, true);
+    g_assert_cmpint(atomic_load(&r.ret), ==, -ECANCELED);
+    pause_release(&pause);
+    aio_context_unref(ctx); /* joins the worker, which loses its claim */
+    g_assert_cmpuint(atomic_load(&r.func_runs), ==, 0);
+    g_assert_cmpuint(atomic_load(&r.done_runs), ==, 1);
+}
+
+typedef struct {
+    AioThreadPoolRequest *req;
+    Pause *pause;
+    atomic_bool released;
+} Canceller;
+
+static gpointer
+canceller_main(gpointer data)
+{
+    aio_thread_pool_cancel(((Canceller *)data)->req);
+    return NULL;
+}
+
+/* Lets the held cancel go after a while: finalize must still be waiting. */
+static gpointer
+late_releaser_main(gpointer data)
+{
+    Canceller *c = data;
+
+    g_usleep(100 * 1000);
+    atomic_store(&c->released, true);
+    pause_release(c->pause);
+    return NULL;
+}
+
+static void
+test_pool_finalize_waits_for_cancel(void)
+{
+    AioContext *ctx = gaio_test_context_new();
+    atomic_bool gate = false;
+    PoolRecord r = {0};
+    Canceller c = {0};
+    Pause pause;
+    GThread *canceller, *releaser;
+
+    g_test_summary("TP5: a context finalized while a cancel that won its claim has "
+                   "not listed the completion yet waits for it; the completion is "
+                   "dropped, nothing is touched after free (ASan)");
+    aio_thread_pool_set_max_workers(ctx, 1);
+    aio_thread_pool_submit(ctx, pool_gate_func, &gate, NULL, NULL);
+    c.req = aio_thread_pool_submit(ctx, pool_func, &r, pool_done, &r);
+    c.pause = &pause;
+    pause_arm(&pause, GAIO_PAUSE_POOL_CANCEL_WON, c.req);
+    canceller = g_thread_new("canceller", canceller_main, &c);
+    pause_wait_held(&pause);
+    atomic_store(&gate, true);
+    releaser = g_thread_new("releaser", late_releaser_main, &c);
+    /* Joins the worker (which finds the request cancelled), then waits for
+     * the held cancel to list its completion before dropping it. */
+    aio_context_unref(ctx);
+    g_assert_true(atomic_load(&c.released));
+    g_thread_join(releaser);
+    g_thread_join(canceller);
+    g_assert_cmpuint(atomic_load(&r.func_runs), ==, 0);
+    g_assert_cmpuint(atomic_load(&r.done_runs), ==, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -670,5 +792,9 @@ main(int argc, char **argv)
                     test_timer_armed_before_main_context_sleeps);
     g_test_add_func("/races/T1/timer-freed-by-another-thread-before-its-callback",
                     test_timer_freed_after_pop);
+    g_test_add_func("/races/TP2/cancel-wins-while-worker-holds-unclaimed-request",
+                    test_pool_cancel_before_claim);
+    g_test_add_func("/races/TP5/finalize-waits-for-a-cancel-listing-its-completion",
+                    test_pool_finalize_waits_for_cancel);
     return g_test_run();
 }
