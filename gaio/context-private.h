@@ -80,9 +80,12 @@ struct _AioContext {
     char pad_owner[GAIO_CACHELINE];
     void *_Atomic owner;
     unsigned owner_depth;
-    /* The last aio_poll() made progress: the next blocking one spins a
-     * little before it sleeps (poll.c). */
+    /* The last aio_poll() or dispatch made progress: the next sleep is
+     * preceded by a spin of poll_spin_ns (poll.c; 0 under GLib, except in
+     * I/O threads). */
     bool poll_made_progress;
+    int64_t poll_spin_ns;        /* for aio_poll() */
+    int64_t gsource_spin_ns;     /* for the GSource's prepare */
 };
 
 /* The frame of one entry into a context by its running thread. */

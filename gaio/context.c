@@ -9,6 +9,7 @@
 #include "context-private.h"
 #include "i18n-private.h"
 #include "notify-private.h"
+#include "poll-private.h"
 #include "thread-pool-private.h"
 
 G_DEFINE_BOXED_TYPE(AioContext, aio_context, aio_context_ref, aio_context_unref)
@@ -39,6 +40,11 @@ aio_context_new(GError **error)
     timers_init(ctx);
     atomic_init(&ctx->owner, NULL);
     ctx->owner_depth = 0;
+    ctx->poll_spin_ns = AIO_POLL_SPIN_NS;
+    /* Under GLib, a spin would burn CPU beside every other source of a GUI
+     * or server loop: only I/O threads, which exist to run their context,
+     * spin there. */
+    ctx->gsource_spin_ns = 0;
     /* Finalize undoes whatever part of this succeeded. */
     if (!aio_wakeup_init(ctx, error) || !ctx->fdmon->init(ctx, error) ||
         !timers_open(ctx, error)) {

@@ -31,6 +31,15 @@ aio_source_prepare(GSource *source, gint *timeout)
     /* Leftovers are no reason to dispatch (G3), but their memory must not
      * wait for one: free those at the front now. */
     bh_queue_reclaim(ctx);
+    /* An I/O thread that just made progress watches for more before it
+     * sleeps (bounded, W1): a producer's next BH then costs no wakeup. */
+    if (ctx->gsource_spin_ns > 0 && ctx->poll_made_progress) {
+        ctx->poll_made_progress = false;
+        if (aio_spin_for_work(ctx, ctx->gsource_spin_ns)) {
+            aio_context_leave(ctx, &entry);
+            return TRUE;
+        }
+    }
     /* Model: tests/model/gaio.pml @gs_prepare (then GLib's poll, @gs_poll_wake). */
     timeout_ns = aio_prepare_to_sleep(ctx);
     *timeout = aio_timeout_ns_to_ms(timeout_ns);
@@ -83,6 +92,7 @@ aio_source_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
 {
     AioContext *ctx = (AioContext *)source;
     AioContextEntry entry;
+    bool progress;
 
     if (!aio_context_enter(ctx, &entry))
         return G_SOURCE_CONTINUE;
@@ -92,9 +102,12 @@ aio_source_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
         aio_wakeup_clear(ctx);
     aio_notify_accept(ctx);
     /* One pass: BHs, then ready handlers, then expired timers (G4). */
-    bh_pass_run(ctx);
-    aio_handlers_pass(ctx, aio_source_monitor_readable(ctx));
-    timers_pass(ctx);
+    progress = bh_pass_run(ctx) != 0;
+    if (aio_handlers_pass(ctx, aio_source_monitor_readable(ctx)))
+        progress = true;
+    if (timers_pass(ctx))
+        progress = true;
+    ctx->poll_made_progress = progress;
     aio_context_leave(ctx, &entry);
     return G_SOURCE_CONTINUE;
 }

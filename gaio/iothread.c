@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 
 #include "context-private.h"
+#include "poll-private.h"
 #include "thread-pool-private.h"
 
 struct _AioIOThread {
@@ -83,6 +84,11 @@ aio_iothread_new(const char *name, GError **error)
         iothread_free(t);
         return NULL;
     }
+    /* It exists to run its context: spin briefly after progress, as
+     * QEMU's I/O threads poll, instead of sleeping between two BHs of a
+     * busy producer. */
+    t->ctx->gsource_spin_ns = AIO_IOTHREAD_SPIN_NS;
+    t->ctx->poll_spin_ns = AIO_IOTHREAD_SPIN_NS;
     t->mc = g_main_context_new();
     g_source_attach(&t->ctx->source, t->mc);
     t->thread = g_thread_try_new(name, iothread_run, t, error);

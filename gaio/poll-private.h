@@ -31,5 +31,15 @@
  * without arming spares the fences when work is already pending. */
 int64_t aio_prepare_to_sleep(AioContext *ctx);
 
+/* Context thread only, after a pass that made progress: watches the BH
+ * queue for up to @budget_ns (bounded: W1) before the caller arms and
+ * sleeps. True if work arrived. */
+bool aio_spin_for_work(AioContext *ctx, int64_t budget_ns);
+
+/* How long an I/O thread's context spins so (QEMU's iothreads poll up to
+ * 32 us by default): longer than a cross-thread round trip, so a ping-pong
+ * between I/O threads rarely pays a wakeup. */
+#define AIO_IOTHREAD_SPIN_NS 32000
+
 /* For GLib's poll: -1 stays -1; anything else rounds up, never early. */
 int aio_timeout_ns_to_ms(int64_t timeout_ns);

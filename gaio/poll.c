@@ -206,15 +206,15 @@ aio_work_arrived(AioContext *ctx, const void *last)
  * arming notify_me and sleeping, so back-to-back producers rarely pay an
  * eventfd write and the owner rarely pays a wakeup (QEMU polls likewise,
  * adaptively, in its I/O threads). True if work arrived. */
-static bool
-aio_spin_for_work(AioContext *ctx)
+bool
+aio_spin_for_work(AioContext *ctx, int64_t budget_ns)
 {
     /* Model: tests/model/gaio.pml @spin_hint: true or false, at will. */
     MpscNode *last = mpsc_queue_last(&ctx->bh_queue);
 
     if (aio_look(ctx).timeout_ns == 0)
         return true;
-    return aio_spin(aio_work_arrived, ctx, last, AIO_POLL_SPIN_NS);
+    return aio_spin(aio_work_arrived, ctx, last, budget_ns);
 }
 
 bool
@@ -232,7 +232,7 @@ aio_poll(AioContext *ctx, bool blocking)
     /* Held for the whole call, as GLib holds one around a dispatch (C4): a
      * callback may drop the last reference of its own context. */
     aio_context_ref(ctx);
-    if (blocking && !(ctx->poll_made_progress && aio_spin_for_work(ctx))) {
+    if (blocking && !(ctx->poll_made_progress && aio_spin_for_work(ctx, ctx->poll_spin_ns))) {
         timeout_ns = aio_prepare_to_sleep(ctx);
         if (timeout_ns != 0) {
             GAIO_TEST_PAUSE(GAIO_PAUSE_BEFORE_SLEEP, ctx);

@@ -1,7 +1,13 @@
 /* thread-pool.c: a context's thread pool (SPEC TP1-TP5).
  *
- * Functions run on the workers of a GLib GThreadPool, whose queue is FIFO
- * and whose max_threads caps how many run at once (TP4). A request's state
+ * Requests wait in the pool's own FIFO queue (a mutex and a list). Workers
+ * are "drainers": tasks of a GLib GThreadPool that pop requests in submit
+ * order until the queue is empty; at most max_workers drainers exist at
+ * once, so at most that many functions run (TP4). A burst of submits thus
+ * costs one GThreadPool push per drainer started, not one per request: a
+ * push wakes a thread, which costs far more than a trivial function, and
+ * the mutex handoff is also one that ThreadSanitizer sees (GLib's own
+ * queue lock is not). A request's state
  * is one atomic word: QUEUED until a worker claims it (RUNNING) or a cancel
  * does (CANCELLED), with one compare-and-swap each, so exactly one of them
  * wins (TP2). Whoever wins also completes it: the request joins the
@@ -46,11 +52,16 @@ struct _AioThreadPoolRequest {
     atomic_int refs;
     int ret;                    /* written by the completer, before the list */
     AioThreadPoolRequest *next; /* in the completed list */
+    AioThreadPoolRequest *queue_next; /* in the submit queue */
 };
 
 struct AioThreadPool {
     AioContext *ctx;
-    GThreadPool *workers;
+    GThreadPool *workers; /* runs the drainers */
+    pthread_mutex_t queue_lock;
+    AioThreadPoolRequest *queue_head, *queue_tail; /* submit order */
+    int max_workers; /* under queue_lock */
+    int drainers;    /* started and not finished, under queue_lock */
     QEMUBH *completion_bh;
     pthread_mutex_t lock; /* the completed list */
     AioThreadPoolRequest *completed, *completed_tail;
@@ -106,11 +117,10 @@ pool_complete(AioThreadPool *pool, AioThreadPoolRequest *req)
     qemu_bh_schedule(pool->completion_bh);
 }
 
+/* A worker with @req popped off the queue: runs it unless cancelled. */
 static void
-pool_worker(gpointer data, gpointer user_data)
+pool_run_request(AioThreadPool *pool, AioThreadPoolRequest *req)
 {
-    AioThreadPoolRequest *req = data;
-    AioThreadPool *pool = user_data;
     int queued = REQ_QUEUED;
 
     GAIO_TEST_PAUSE(GAIO_PAUSE_POOL_BEFORE_CLAIM, req);
@@ -132,6 +142,39 @@ pool_worker(gpointer data, gpointer user_data)
         }
     }
     request_unref(req); /* the queue's */
+}
+
+/* The next request in submit order, or NULL: then this drainer is done
+ * (decided under the lock submit takes, so no request is left behind). */
+static AioThreadPoolRequest *
+pool_pop_or_retire(AioThreadPool *pool)
+{
+    AioThreadPoolRequest *req = NULL;
+
+    pthread_mutex_lock(&pool->queue_lock);
+    /* Fewer workers asked for: the extra drainers leave between requests. */
+    if (pool->queue_head != NULL && pool->drainers <= pool->max_workers) {
+        req = pool->queue_head;
+        pool->queue_head = req->queue_next;
+        if (pool->queue_head == NULL)
+            pool->queue_tail = NULL;
+    } else {
+        pool->drainers--;
+    }
+    pthread_mutex_unlock(&pool->queue_lock);
+    return req;
+}
+
+/* A GThreadPool task: runs queued requests until the queue is empty. */
+static void
+pool_drainer(gpointer data, gpointer user_data)
+{
+    AioThreadPool *pool = user_data;
+    AioThreadPoolRequest *req;
+
+    (void)data;
+    while ((req = pool_pop_or_retire(pool)) != NULL)
+        pool_run_request(pool, req);
 }
 
 /* The context's thread: delivers every completion since the last pass. */
@@ -165,14 +208,15 @@ pool_new(AioContext *ctx)
     pool->ctx = ctx;
     pthread_mutex_init(&pool->lock, NULL);
     pthread_mutex_init(&pool->cancel_lock, NULL);
+    pthread_mutex_init(&pool->queue_lock, NULL);
+    pool->max_workers = (int)g_get_num_processors();
     atomic_init(&pool->in_flight, 0);
     atomic_init(&pool->finalizing, false);
     atomic_init(&pool->cancels_running, 0);
     pool->completion_bh = aio_bh_new_full(ctx, pool_completion_bh, pool, "thread-pool");
-    /* Not exclusive: workers come from GLib's shared threads; max_threads
-     * still caps how many run this pool's functions at once (TP4). */
-    pool->workers = g_thread_pool_new(pool_worker, pool, (gint)g_get_num_processors(), FALSE,
-                                      NULL);
+    /* Not exclusive: threads come from GLib's shared ones. No cap here:
+     * the number of drainers is the cap (TP4). */
+    pool->workers = g_thread_pool_new(pool_drainer, pool, -1, FALSE, NULL);
     return pool;
 }
 
@@ -181,6 +225,7 @@ pool_free(AioThreadPool *pool)
 {
     pthread_mutex_destroy(&pool->lock);
     pthread_mutex_destroy(&pool->cancel_lock);
+    pthread_mutex_destroy(&pool->queue_lock);
     g_free(pool);
 }
 
@@ -203,6 +248,28 @@ context_pool(AioContext *ctx)
     qemu_bh_delete(pool->completion_bh);
     pool_free(pool);
     return expected;
+}
+
+/* Appends @req to the queue, and starts a drainer if fewer than
+ * max_workers run: a running one takes it otherwise. */
+static void
+pool_enqueue(AioThreadPool *pool, AioThreadPoolRequest *req)
+{
+    bool start_drainer;
+
+    pthread_mutex_lock(&pool->queue_lock);
+    req->queue_next = NULL;
+    if (pool->queue_tail != NULL)
+        pool->queue_tail->queue_next = req;
+    else
+        pool->queue_head = req;
+    pool->queue_tail = req;
+    start_drainer = pool->drainers < pool->max_workers;
+    if (start_drainer)
+        pool->drainers++;
+    pthread_mutex_unlock(&pool->queue_lock);
+    if (start_drainer)
+        g_thread_pool_push(pool->workers, pool, NULL);
 }
 
 static void
@@ -242,7 +309,7 @@ aio_thread_pool_submit_cancellable(AioContext *ctx, AioThreadPoolFunc *func, voi
             g_cancellable_connect(cancellable, G_CALLBACK(request_cancelled_cb), req, NULL);
         pthread_mutex_unlock(&pool->cancel_lock);
     }
-    g_thread_pool_push(pool->workers, req, NULL);
+    pool_enqueue(pool, req);
     return req;
 }
 
@@ -281,10 +348,24 @@ aio_thread_pool_cancel(AioThreadPoolRequest *req)
 void
 aio_thread_pool_set_max_workers(AioContext *ctx, int n)
 {
+    AioThreadPool *pool;
+    int more = 0;
+
     g_return_if_fail(ctx != NULL);
     g_return_if_fail(n > 0);
 
-    g_thread_pool_set_max_threads(context_pool(ctx)->workers, n, NULL);
+    pool = context_pool(ctx);
+    pthread_mutex_lock(&pool->queue_lock);
+    pool->max_workers = n;
+    /* More workers allowed: start drainers for requests already queued. */
+    for (AioThreadPoolRequest *r = pool->queue_head; r != NULL && pool->drainers < n;
+         r = r->queue_next) {
+        pool->drainers++;
+        more++;
+    }
+    pthread_mutex_unlock(&pool->queue_lock);
+    while (more-- > 0)
+        g_thread_pool_push(pool->workers, pool, NULL);
 }
 
 unsigned
