@@ -11,7 +11,8 @@
  * is one atomic word: QUEUED until a worker claims it (RUNNING) or a cancel
  * does (CANCELLED), with one compare-and-swap each, so exactly one of them
  * wins (TP2). Whoever wins also completes it: the request joins the
- * completed list (in completion order) and the pool's one BH is scheduled,
+ * completed queue (the wait-free queue BHs use: a completion costs no
+ * lock) in completion order and the pool's one BH is scheduled,
  * so any number of completions reach the context in one pass (TP3).
  *
  * A request has two references: the worker queue's (dropped once a worker
@@ -28,6 +29,7 @@
 #include <stdatomic.h>
 
 #include "context-private.h"
+#include "mpsc-queue-private.h"
 #include "test-hooks-private.h"
 #include "thread-pool-private.h"
 
@@ -51,7 +53,7 @@ struct _AioThreadPoolRequest {
     atomic_int state;
     atomic_int refs;
     int ret;                    /* written by the completer, before the list */
-    AioThreadPoolRequest *next; /* in the completed list */
+    MpscNode completed_node;    /* in the completed queue */
     AioThreadPoolRequest *queue_next; /* in the submit queue */
 };
 
@@ -63,8 +65,9 @@ struct AioThreadPool {
     int max_workers; /* under queue_lock */
     int drainers;    /* started and not finished, under queue_lock */
     QEMUBH *completion_bh;
-    pthread_mutex_t lock; /* the completed list */
-    AioThreadPoolRequest *completed, *completed_tail;
+    /* Completions in completion order: any worker or canceller pushes,
+     * the context's thread pops. */
+    MpscQueue completed;
     /* Guards the cancellable handler ids: connecting may run the handler
      * at once, which takes `lock`, so this is another one. */
     pthread_mutex_t cancel_lock;
@@ -74,6 +77,13 @@ struct AioThreadPool {
      * or a cancel that won its claim could complete after the drain. */
     atomic_uint cancels_running;
 };
+
+static inline AioThreadPoolRequest *
+request_of_node(MpscNode *node)
+{
+    return (AioThreadPoolRequest *)(void *)((char *)node -
+                                            G_STRUCT_OFFSET(AioThreadPoolRequest, completed_node));
+}
 
 static void
 request_unref(AioThreadPoolRequest *req)
@@ -105,14 +115,8 @@ request_forget_cancellable(AioThreadPool *pool, AioThreadPoolRequest *req)
 static void
 pool_complete(AioThreadPool *pool, AioThreadPoolRequest *req)
 {
-    req->next = NULL;
-    pthread_mutex_lock(&pool->lock);
-    if (pool->completed_tail != NULL)
-        pool->completed_tail->next = req;
-    else
-        pool->completed = req;
-    pool->completed_tail = req;
-    pthread_mutex_unlock(&pool->lock);
+    atomic_init(&req->completed_node.next, NULL);
+    mpsc_queue_push(&pool->completed, &req->completed_node);
     /* Wait-free; coalesces while the BH is pending (TP3). */
     qemu_bh_schedule(pool->completion_bh);
 }
@@ -182,21 +186,29 @@ static void
 pool_completion_bh(void *opaque)
 {
     AioThreadPool *pool = opaque;
-    AioThreadPoolRequest *req;
+    /* Completions listed from now on wait for the next pass: workers that
+     * complete faster than done callbacks run cannot make this one endless. */
+    MpscNode *last = mpsc_queue_last(&pool->completed);
+    MpscNode *node;
 
-    pthread_mutex_lock(&pool->lock);
-    req = pool->completed;
-    pool->completed = pool->completed_tail = NULL;
-    pthread_mutex_unlock(&pool->lock);
-    while (req != NULL) {
-        AioThreadPoolRequest *next = req->next;
+    /* NULL before @last: a completer between its exchange and its link;
+     * its qemu_bh_schedule(), after the link, brings the rest. */
+    while ((node = mpsc_queue_pop(&pool->completed)) != NULL) {
+        AioThreadPoolRequest *req;
 
+        if (node == &pool->completed.stub) { /* a point in the order only */
+            if (node == last)
+                break;
+            continue;
+        }
+        req = request_of_node(node);
         request_forget_cancellable(pool, req);
         if (req->done != NULL)
             req->done(req->opaque, req->ret);
         atomic_fetch_sub_explicit(&pool->in_flight, 1, memory_order_release);
         request_unref(req); /* the completion's */
-        req = next;
+        if (node == last)
+            break;
     }
 }
 
@@ -206,7 +218,7 @@ pool_new(AioContext *ctx)
     AioThreadPool *pool = g_new0(AioThreadPool, 1);
 
     pool->ctx = ctx;
-    pthread_mutex_init(&pool->lock, NULL);
+    mpsc_queue_init(&pool->completed);
     pthread_mutex_init(&pool->cancel_lock, NULL);
     pthread_mutex_init(&pool->queue_lock, NULL);
     pool->max_workers = (int)g_get_num_processors();
@@ -223,7 +235,6 @@ pool_new(AioContext *ctx)
 static void
 pool_free(AioThreadPool *pool)
 {
-    pthread_mutex_destroy(&pool->lock);
     pthread_mutex_destroy(&pool->cancel_lock);
     pthread_mutex_destroy(&pool->queue_lock);
     g_free(pool);
@@ -380,7 +391,7 @@ void
 thread_pool_finalize(AioContext *ctx)
 {
     AioThreadPool *pool = atomic_load_explicit(&ctx->pool, memory_order_acquire);
-    AioThreadPoolRequest *req;
+    MpscNode *node;
     unsigned dropped = 0;
 
     if (pool == NULL)
@@ -390,6 +401,12 @@ thread_pool_finalize(AioContext *ctx)
      * for the functions that run (TP5). */
     atomic_store_explicit(&pool->finalizing, true, memory_order_release);
     g_thread_pool_free(pool->workers, FALSE, TRUE);
+    /* Every drainer retired under queue_lock: taking it orders all their
+     * work before what follows (GLib's own wait above does too, but
+     * through locks ThreadSanitizer cannot see). */
+    pthread_mutex_lock(&pool->queue_lock);
+    g_assert(pool->drainers == 0 && pool->queue_head == NULL);
+    pthread_mutex_unlock(&pool->queue_lock);
     /* A cancel that won a claim before the workers were joined may still
      * be listing its completion: wait for it (a few instructions; bounded
      * unless the canceller is preempted, and then it must run on). */
@@ -397,14 +414,16 @@ thread_pool_finalize(AioContext *ctx)
     while (atomic_load_explicit(&pool->cancels_running, memory_order_acquire) != 0)
         g_thread_yield();
     /* Model: tests/model/pool.pml @pool_drain. */
-    req = pool->completed;
-    while (req != NULL) {
-        AioThreadPoolRequest *next = req->next;
+    /* Every completer has finished: no gap is left in the queue. */
+    while ((node = mpsc_queue_pop(&pool->completed)) != NULL) {
+        AioThreadPoolRequest *req;
 
+        if (node == &pool->completed.stub)
+            continue;
+        req = request_of_node(node);
         request_forget_cancellable(pool, req);
         request_unref(req);
         dropped++;
-        req = next;
     }
     if (dropped > 0)
         g_debug("AioContext %p finalized with %u thread-pool completion(s) not delivered",
