@@ -76,6 +76,10 @@ struct AioThreadPool {
     /* aio_thread_pool_cancel() calls in progress: finalize waits for them,
      * or a cancel that won its claim could complete after the drain. */
     atomic_uint cancels_running;
+    /* Set (release) once the pool is set up: a drainer, handed the pool
+     * through GLib's queue (whose lock ThreadSanitizer cannot see), reads
+     * it first (acquire), so its accesses are ordered after the set-up. */
+    atomic_bool ready;
 };
 
 static inline AioThreadPoolRequest *
@@ -177,6 +181,9 @@ pool_drainer(gpointer data, gpointer user_data)
     AioThreadPoolRequest *req;
 
     (void)data;
+    /* Pairs with the release store at the end of pool_new(). */
+    if (!atomic_load_explicit(&pool->ready, memory_order_acquire))
+        g_assert_not_reached();
     while ((req = pool_pop_or_retire(pool)) != NULL)
         pool_run_request(pool, req);
 }
@@ -229,6 +236,7 @@ pool_new(AioContext *ctx)
     /* Not exclusive: threads come from GLib's shared ones. No cap here:
      * the number of drainers is the cap (TP4). */
     pool->workers = g_thread_pool_new(pool_drainer, pool, -1, FALSE, NULL);
+    atomic_store_explicit(&pool->ready, true, memory_order_release);
     return pool;
 }
 
