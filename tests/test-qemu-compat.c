@@ -3,7 +3,8 @@
  * static context, QEMU's spellings only (QEMUTimer, timer_mod,
  * qemu_clock_get_ns, SCALE_MS, aio_timer_init, ...), an event notifier waited
  * on with aio_poll(), a timer re-armed from its callback, and a GSource
- * variant of each on a private GMainContext.
+ * variant of each on a private GMainContext; and QEMU's
+ * tests/unit/test-aio-multithread.c lifecycle over iothread_new().
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -653,6 +654,155 @@ test_bh_new_guarded(void)
     g_assert_false(guard.engaged_in_io);
 }
 
+/* QEMU's tests/unit/test-aio-multithread.c: NUM_CONTEXTS I/O threads made by
+ * tests/unit/iothread.h's helpers, a function run synchronously in each, and
+ * a BH that hops from context to context. QemuEvent is an atomic flag here. */
+#define NUM_CONTEXTS 5
+
+static IOThread *threads[NUM_CONTEXTS];
+static AioContext *ctxs[NUM_CONTEXTS];
+static __thread int id = -1;
+static atomic_bool done_event;
+
+typedef struct CtxRunData {
+    QEMUBHFunc *cb;
+    void *arg;
+} CtxRunData;
+
+static void
+ctx_run_bh_cb(void *opaque)
+{
+    CtxRunData *data = opaque;
+
+    data->cb(data->arg);
+    atomic_store(&done_event, true);
+}
+
+/* Run a function synchronously on a remote iothread. */
+static void
+ctx_run(int i, QEMUBHFunc *cb, void *opaque)
+{
+    CtxRunData data = {.cb = cb, .arg = opaque};
+
+    atomic_store(&done_event, false);
+    aio_bh_schedule_oneshot(ctxs[i], ctx_run_bh_cb, &data);
+    while (!atomic_load(&done_event)) {
+        sched_yield();
+    }
+}
+
+static void
+set_id_cb(void *opaque)
+{
+    int *i = opaque;
+
+    id = *i;
+}
+
+static int seen_ids[NUM_CONTEXTS];
+
+static void
+get_id_cb(void *opaque)
+{
+    int *i = opaque;
+
+    seen_ids[*i] = id;
+}
+
+static void
+create_aio_contexts(void)
+{
+    int i;
+
+    for (i = 0; i < NUM_CONTEXTS; i++) {
+        threads[i] = iothread_new();
+        ctxs[i] = iothread_get_aio_context(threads[i]);
+    }
+    for (i = 0; i < NUM_CONTEXTS; i++) {
+        ctx_run(i, set_id_cb, &i);
+    }
+}
+
+static void
+join_aio_contexts(void)
+{
+    int i;
+
+    for (i = 0; i < NUM_CONTEXTS; i++) {
+        aio_context_ref(ctxs[i]);
+    }
+    for (i = 0; i < NUM_CONTEXTS; i++) {
+        iothread_join(threads[i]);
+    }
+    for (i = 0; i < NUM_CONTEXTS; i++) {
+        aio_context_unref(ctxs[i]);
+    }
+}
+
+static void
+test_multi_lifecycle(void)
+{
+    g_test_summary("Section 0 (QEMU's /aio/multi/lifecycle): iothread_new(), "
+                   "iothread_get_aio_context() and iothread_join() as QEMU's "
+                   "tests/unit/iothread.h spells them; each thread keeps its own "
+                   "thread-local state, set and read back through its context.");
+    create_aio_contexts();
+    for (int i = 0; i < NUM_CONTEXTS; i++) {
+        g_assert_nonnull(ctxs[i]);
+        ctx_run(i, get_id_cb, &i);
+        g_assert_cmpint(seen_ids[i], ==, i);
+    }
+    /* The main thread's own copy was never set. */
+    g_assert_cmpint(id, ==, -1);
+    join_aio_contexts();
+}
+
+/* A BH that hops from context to context, counting in each (QEMU's
+ * /aio/multi/schedule, with BHs instead of coroutines). */
+static atomic_uint hops;
+static atomic_uint wrong_thread;
+static atomic_bool hops_done;
+static QEMUBH *hop_bhs[NUM_CONTEXTS];
+static int hop_max;
+
+static void
+hop_cb(void *opaque)
+{
+    int i = GPOINTER_TO_INT(opaque);
+
+    if (id != i || qemu_get_current_aio_context() != ctxs[i]) {
+        atomic_fetch_add(&wrong_thread, 1);
+    }
+    if (atomic_fetch_add(&hops, 1) + 1 >= (unsigned)hop_max) {
+        atomic_store(&hops_done, true);
+        return;
+    }
+    qemu_bh_schedule(hop_bhs[(i + 1) % NUM_CONTEXTS]);
+}
+
+static void
+test_multi_schedule(void)
+{
+    g_test_summary("Section 0 (QEMU's /aio/multi/schedule): a BH hopping across "
+                   "NUM_CONTEXTS iothreads runs in each one's own thread, and "
+                   "every hop is counted.");
+    hop_max = (int)gaio_test_scale(10000);
+    create_aio_contexts();
+    for (int i = 0; i < NUM_CONTEXTS; i++) {
+        hop_bhs[i] = aio_bh_new(ctxs[i], hop_cb, GINT_TO_POINTER(i));
+    }
+    qemu_bh_schedule(hop_bhs[0]);
+    while (!atomic_load(&hops_done)) {
+        sched_yield();
+    }
+    g_assert_cmpuint(atomic_load(&hops), ==, (unsigned)hop_max);
+    g_assert_cmpuint(atomic_load(&wrong_thread), ==, 0);
+    for (int i = 0; i < NUM_CONTEXTS; i++) {
+        qemu_bh_delete(hop_bhs[i]);
+    }
+    join_aio_contexts();
+}
+
 /* End of tests. */
 
 int
@@ -694,6 +844,8 @@ main(int argc, char **argv)
     g_test_add_func("/qemu-compat/0/timer-queries", test_timer_queries);
     g_test_add_func("/qemu-compat/I1/current-aio-context", test_current_aio_context);
     g_test_add_func("/qemu-compat/0/bh-new-guarded", test_bh_new_guarded);
+    g_test_add_func("/qemu-compat/aio/multi/lifecycle", test_multi_lifecycle);
+    g_test_add_func("/qemu-compat/aio/multi/schedule", test_multi_schedule);
 
     ret = g_test_run();
 

@@ -15,6 +15,9 @@
  *                                           the default context (QEMU's main loop)
  *   timer_mod*, timer_del, timer_free, …    aio_timer_mod*(), aio_timer_del(), …
  *   qemu_clock_get_ns/us/ms                 aio_clock_get_ns()
+ *   IOThread, iothread_new, iothread_join,  AioIOThread, aio_iothread_new(),
+ *   iothread_get_aio_context                aio_iothread_join(), …
+ *                                           (QEMU's tests/unit/iothread.h)
  * aio_timer_init() and aio_timer_new() already have QEMU's names and
  * arguments. QEMU's virtual clocks (QEMU_CLOCK_VIRTUAL, QEMU_CLOCK_VIRTUAL_RT)
  * have no gaio counterpart: code using them does not compile, on purpose.
@@ -235,5 +238,39 @@ qemu_get_current_aio_context(void)
  * ignored as by aio_bh_new_guarded(). Thread-safe. */
 #define qemu_bh_new_guarded(cb, opaque, guard) \
     ((void)(guard), aio_bh_new_full(qemu_get_aio_context(), (cb), (opaque), G_STRINGIFY(cb)))
+
+/* ------------------------------------------------------------ I/O threads */
+
+/* QEMU's IOThread of tests/unit/iothread.h: a thread running its own context. */
+typedef AioIOThread IOThread;
+
+/* Starts an I/O thread named "iothread". As QEMU's test helper, takes no
+ * arguments and aborts the program if the thread cannot be started.
+ * Thread-safe. */
+static inline IOThread *
+iothread_new(void)
+{
+    GError *error = NULL;
+    IOThread *iothread = aio_iothread_new("iothread", &error);
+
+    if (iothread == NULL)
+        g_error("iothread_new: %s", error->message);
+    return iothread;
+}
+
+/* Runs the BHs pending in @iothread's context, stops the thread, joins it and
+ * frees @iothread (aio_iothread_join()). Any thread but @iothread's own. */
+static inline void
+iothread_join(IOThread *iothread)
+{
+    aio_iothread_join(iothread);
+}
+
+/* The context @iothread runs. Thread-safe. */
+static inline AioContext *
+iothread_get_aio_context(IOThread *iothread)
+{
+    return aio_iothread_get_aio_context(iothread);
+}
 
 G_END_DECLS
