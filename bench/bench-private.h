@@ -29,6 +29,8 @@ typedef struct {
     unsigned latency_samples; /* wake-ups per latency repetition */
     unsigned memory_handles;  /* handles per memory sample */
     unsigned timer_samples;   /* timers per lateness repetition */
+    unsigned pool_jobs;       /* jobs per thread-pool repetition */
+    unsigned round_trips;     /* round trips per ping-pong / call-wait repetition */
     const char *only;         /* run only the workloads whose label starts so */
 } BenchOptions;
 
@@ -49,6 +51,9 @@ enum {
     BENCH_FDS = 1u << 5,          /* fd_watch(): fd scaling */
     BENCH_TIMERS = 1u << 6,       /* timer_arm(): timer lateness */
     BENCH_TIMER_ARM = 1u << 7,    /* timers_add(), timer_arm(), timer_cancel() */
+    BENCH_POOL = 1u << 8,         /* threads_new(), pool_run() */
+    BENCH_PING_PONG = 1u << 9,    /* threads_new(), ping_pong() */
+    BENCH_CALL_WAIT = 1u << 10,   /* threads_new(), call_wait() */
 };
 
 /* The common head of every implementation's loop. The callback of every
@@ -113,6 +118,29 @@ struct BenchImpl {
     /* BENCH_TIMER_ARM: re-arms timer @i of those timers_add() made (still
      * armed) for @deadline_ns, the way the API moves an armed timer. */
     void (*timer_move)(BenchLoop *loop, unsigned i, int64_t now_ns, int64_t deadline_ns);
+
+    /* Threads (bench-threads.c). An implementation of these has only them:
+     * it makes its own threads and contexts, and no BenchLoop. */
+
+    /* BENCH_POOL, BENCH_PING_PONG, BENCH_CALL_WAIT: makes what the workload
+     * needs (a context of the calling thread and a pool; two threads running
+     * a context each; one thread running a context), started and ready. */
+    void *(*threads_new)(const BenchImpl *impl);
+    /* Stops and joins the threads threads_new() started, frees the rest. */
+    void (*threads_free)(void *threads);
+    /* BENCH_POOL: submits @n jobs that return at once, from the calling
+     * thread, whose context gets their completions; runs that context until
+     * all @n completions ran there. */
+    void (*pool_run)(void *threads, unsigned n);
+    /* BENCH_PING_PONG: passes a token @n times back and forth between the
+     * contexts of the two threads (A → B → A is one round trip). The
+     * callback in A stamps each arrival: @ns[i] = duration of round trip i.
+     * Returns when all @n are done. */
+    void (*ping_pong)(void *threads, unsigned n, double *ns);
+    /* BENCH_CALL_WAIT: runs a callback that does nothing in the thread's
+     * context, and returns once it has finished. The calling thread runs no
+     * context. */
+    void (*call_wait)(void *threads);
 };
 
 void bench_loop_init(BenchLoop *loop, const BenchImpl *impl);
@@ -185,6 +213,9 @@ double bench_rounds_sample(BenchRounds *rounds);
 #define BENCH_W_FDS "fd scaling"
 #define BENCH_W_TIMER_LATENESS "timer lateness"
 #define BENCH_W_TIMER_ARM "timer arm+delete"
+#define BENCH_W_POOL "thread pool"
+#define BENCH_W_PING_PONG "ping-pong"
+#define BENCH_W_CALL_WAIT "call and wait"
 
 typedef struct {
     const char *name; /* "ns per callback" */
@@ -221,6 +252,36 @@ BenchWorkloadMaker bench_memory_workload;
 BenchWorkloadMaker bench_fds_workload;
 BenchWorkloadMaker bench_timer_lateness_workload;
 BenchWorkloadMaker bench_timer_arm_workload;
+BenchWorkloadMaker bench_pool_workload;
+BenchWorkloadMaker bench_ping_pong_workload;
+BenchWorkloadMaker bench_call_wait_workload;
+
+/* bench-threads.c: the affinity of the threads of a workload: thread @i of
+ * it (0, 1, …) pins itself to the @i-th CPU the process may use, if there
+ * is one. bench_threads_pin_save() first, from the bench thread, which it
+ * also pins to the first; bench_threads_pin_restore() after. */
+void bench_threads_pin_save(void);
+void bench_threads_pin_self(unsigned i);
+void bench_threads_pin_restore(void);
+
+/* The token of ping_pong(), the same for every implementation. */
+typedef struct {
+    unsigned n, arrivals;
+    int64_t last_ns;
+    double *ns;
+    GMutex lock;
+    GCond cond;
+    bool done;
+} BenchPingPong;
+
+/* Before the token starts (from A): @ns gets @n round trips. */
+void bench_ping_pong_init(BenchPingPong *pp, unsigned n, double *ns);
+/* In A, at each arrival of the token (the first one starts it): stamps it.
+ * True while the token must go on to B; false after the last round trip,
+ * having woken bench_ping_pong_wait(). */
+bool bench_ping_pong_arrived(BenchPingPong *pp);
+/* Sleeps until the last round trip; then @pp can be freed. */
+void bench_ping_pong_wait(BenchPingPong *pp);
 
 /* bench-fds.c: what the fd scaling tables must say about the fds they
  * really had (RLIMIT_NOFILE may cap N), or NULL when every N was reached. */
@@ -290,3 +351,15 @@ extern const BenchImpl bench_ref_call;
 extern const BenchImpl bench_ref_atomic;
 extern const BenchImpl bench_ref_eventfd;
 extern const BenchImpl bench_ref_timerfd;
+/* threads-*.c */
+extern const BenchImpl bench_gaio_pool;
+extern const BenchImpl bench_gaio_ping_pong_oneshot;
+extern const BenchImpl bench_gaio_ping_pong_bh;
+extern const BenchImpl bench_gaio_wait_oneshot;
+extern const BenchImpl bench_glib_task;
+extern const BenchImpl bench_glib_invoke_pair;
+extern const BenchImpl bench_glib_invoke_cond;
+#ifdef HAVE_LIBUV
+extern const BenchImpl bench_libuv_queue_work;
+extern const BenchImpl bench_libuv_async_pair;
+#endif

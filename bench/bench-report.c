@@ -1,5 +1,5 @@
 /* bench-report.c: what gaio-bench prints: one markdown table per workload,
- * the targets of issues #3 and #8 with PASS/MISS, and the JSON file.
+ * the targets of issues #3, #8 and #9 with PASS/MISS, and the JSON file.
  *
  * Every cell is "median [min–max]" over the repetitions. A ratio column
  * "X ÷ row" is gaio variant X's median divided by the row's median: below 1,
@@ -38,6 +38,19 @@ typedef struct {
         .workload = BENCH_W_SAME_THREAD,                                                 \
         .columns = {{"ns per callback", "K=" #k, "ns per callback", true}},              \
     }
+
+/* The thread-pool table's own note: its ratios read the other way. */
+static const char *
+pool_note(void)
+{
+    static char note[256];
+
+    g_snprintf(note, sizeof note,
+               "%u jobs per repetition. In the jobs/s column **above 1 means gaio is "
+               "faster**; in ns per job, below 1 does.",
+               bench_options.pool_jobs);
+    return note;
+}
 
 static const BenchTable tables[] = {
     SAME_THREAD_TABLE(1),
@@ -107,6 +120,25 @@ static const BenchTable tables[] = {
                     {"ns per move", "N=1000", "N = 1,000", false},
                     {"ns per move", "N=100000", "N = 100,000", true}},
         .scaling_heading = "100,000 ÷ 10",
+    },
+    {
+        .title = "Thread pool: trivial jobs submitted back to back from the context's "
+                 "thread, completions run in that context",
+        .workload = BENCH_W_POOL,
+        .columns = {{"jobs per s", "", "jobs/s", true}, {"ns per job", "", "ns per job", true}},
+        .note = pool_note,
+    },
+    {
+        .title = "Ping-pong: a token passed A → B → A between the contexts of two threads "
+                 "on two CPUs; ns per round trip",
+        .workload = BENCH_W_PING_PONG,
+        .columns = {{"p50", "", "p50 (ns)", true}, {"p99", "", "p99 (ns)", true}},
+    },
+    {
+        .title = "Call and wait: a thread running no context has a no-op callback run in "
+                 "another thread's context and waits for it; ns per call",
+        .workload = BENCH_W_CALL_WAIT,
+        .columns = {{"p50", "", "p50 (ns)", true}, {"p99", "", "p99 (ns)", true}},
     },
 };
 
@@ -407,6 +439,37 @@ static const BenchTarget targets[] = {
      .versus_param = "N=10",
      .versus_impl = "gaio-aio-poll",
      .limit = 2},
+    /* Issue #9. */
+    {.label = "thread pool jobs/s, gaio ÷ g_task_run_in_thread (×)",
+     .workload = BENCH_W_POOL,
+     .metric = "jobs per s",
+     .param = "",
+     .impl = "gaio-pool",
+     .versus_impl = "glib-task",
+     .at_least = true,
+     .limit = 3},
+    {.label = "thread pool jobs/s, gaio ÷ libuv uv_queue_work (×)",
+     .workload = BENCH_W_POOL,
+     .metric = "jobs per s",
+     .param = "",
+     .impl = "gaio-pool",
+     .versus_impl = "libuv-queue-work",
+     .at_least = true,
+     .limit = 1},
+    {.label = "ping-pong p50, aio_bh_schedule_oneshot ÷ g_main_context_invoke pair",
+     .workload = BENCH_W_PING_PONG,
+     .metric = "p50",
+     .param = "",
+     .impl = "gaio-oneshot-pair",
+     .versus_impl = "glib-invoke-pair",
+     .limit = 0.5},
+    {.label = "ping-pong p50, qemu_bh_schedule ÷ g_main_context_invoke pair",
+     .workload = BENCH_W_PING_PONG,
+     .metric = "p50",
+     .param = "",
+     .impl = "gaio-bh-pair",
+     .versus_impl = "glib-invoke-pair",
+     .limit = 0.5},
 };
 
 /* False when a figure is missing (a peer not built, a workload not run). */
@@ -441,7 +504,7 @@ target_met(const BenchTarget *target, double value)
 void
 bench_print_targets(void)
 {
-    printf("\n### Targets (issues #3 and #8)\n\n");
+    printf("\n### Targets (issues #3, #8 and #9)\n\n");
     printf("| target | measured | limit | result |\n|---|---:|---:|---|\n");
     for (unsigned t = 0; t < G_N_ELEMENTS(targets); t++) {
         const BenchTarget *target = &targets[t];

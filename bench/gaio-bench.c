@@ -4,7 +4,8 @@
  * Usage: gaio-bench [--quick] [--json FILE] [--reps N] [--only PREFIX]
  *
  * Issue #3's workloads (BHs: same thread, cross-thread, memory, idle
- * scaling) and issue #8's (fd scaling, timer lateness, timer arm + delete).
+ * scaling), issue #8's (fd scaling, timer lateness, timer arm + delete) and
+ * issue #9's (thread pool, ping-pong between two contexts, call and wait).
  *
  * Results go to stdout as markdown tables, one per workload, then the
  * targets; a progress line goes to stderr. Every figure is the median of
@@ -51,6 +52,17 @@ static const BenchImpl *const impls[] = {
     &bench_sd_event_io,
     &bench_sd_event_time,
 #endif
+    &bench_gaio_pool,
+    &bench_gaio_ping_pong_oneshot,
+    &bench_gaio_ping_pong_bh,
+    &bench_gaio_wait_oneshot,
+    &bench_glib_task,
+    &bench_glib_invoke_pair,
+    &bench_glib_invoke_cond,
+#ifdef HAVE_LIBUV
+    &bench_libuv_queue_work,
+    &bench_libuv_async_pair,
+#endif
     &bench_ref_call,
     &bench_ref_atomic,
     &bench_ref_eventfd,
@@ -71,6 +83,8 @@ static const BenchStep steps[] = {
     {bench_fds_workload, 1000},         {bench_fds_workload, 100000},
     {bench_timer_lateness_workload, 0}, {bench_timer_arm_workload, 10},
     {bench_timer_arm_workload, 1000},   {bench_timer_arm_workload, 100000},
+    {bench_pool_workload, 0},           {bench_ping_pong_workload, 0},
+    {bench_call_wait_workload, 0},
 };
 
 static void
@@ -84,6 +98,8 @@ options_set_mode(bool quick, unsigned reps)
     bench_options.latency_samples = quick ? 200 : 2000;
     bench_options.memory_handles = 100000;
     bench_options.timer_samples = quick ? 200 : 1000;
+    bench_options.pool_jobs = quick ? 20000 : 100000;
+    bench_options.round_trips = quick ? 2000 : 10000;
 }
 
 static gboolean
@@ -102,7 +118,7 @@ parse_options(int argc, char **argv, char **json_path)
         {"only", 'o', 0, G_OPTION_ARG_STRING, &only,
          "Run only the workloads whose label starts with PREFIX (\"same-thread\", "
          "\"idle scaling M=100000\", \"cross-thread\", \"memory\", \"fd scaling\", "
-         "\"timer\")",
+         "\"timer\", \"thread pool\", \"ping-pong\", \"call and wait\")",
          "PREFIX"},
         {NULL},
     };
