@@ -99,7 +99,7 @@ options_set_mode(bool quick, unsigned reps)
     bench_options.memory_handles = 100000;
     bench_options.timer_samples = quick ? 200 : 1000;
     bench_options.pool_jobs = quick ? 20000 : 100000;
-    bench_options.round_trips = quick ? 2000 : 10000;
+    bench_options.round_trips = quick ? 1000 : 10000;
 }
 
 static gboolean
