@@ -7,7 +7,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include "gaio-test.h"
+#include "gaio-test-iothread.h"
 
 #include <errno.h>
 
@@ -16,23 +16,6 @@
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
 /* ------------------------------------------------------------------------ */
-
-static AioIOThread *
-iothread_new_or_fail(const char *name)
-{
-    g_autoptr(GError) error = NULL;
-    AioIOThread *t = aio_iothread_new(name, &error);
-
-    g_assert_no_error(error);
-    g_assert_nonnull(t);
-    return t;
-}
-
-static void
-count_cb(void *opaque)
-{
-    atomic_fetch_add((atomic_uint *)opaque, 1);
-}
 
 /* What a callback saw of the thread it ran in. */
 typedef struct {
@@ -65,13 +48,6 @@ record_seen_idle(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-static void
-wait_done(atomic_bool *done)
-{
-    while (!atomic_load(done))
-        sched_yield();
-}
-
 /* The pthread of @t, read in a BH it runs. */
 static pthread_t
 iothread_self(AioIOThread *t)
@@ -79,7 +55,7 @@ iothread_self(AioIOThread *t)
     Seen seen = {0};
 
     aio_bh_schedule_oneshot(aio_iothread_get_aio_context(t), record_seen_cb, &seen);
-    wait_done(&seen.done);
+    gaio_test_wait_flag(&seen.done);
     return seen.self;
 }
 
@@ -120,7 +96,7 @@ test_five_threads_created_and_joined_100_times(void)
         atomic_uint ran = 0;
 
         for (int i = 0; i < N_THREADS; i++) {
-            t[i] = iothread_new_or_fail("test-iothread");
+            t[i] = gaio_test_iothread_new("test-iothread");
             g_assert_nonnull(aio_iothread_get_aio_context(t[i]));
             g_assert_nonnull(aio_iothread_get_g_main_context(t[i]));
             for (int j = 0; j < i; j++) {
@@ -133,7 +109,7 @@ test_five_threads_created_and_joined_100_times(void)
                           g_main_context_default());
         }
         for (int i = 0; i < N_THREADS; i++)
-            aio_bh_schedule_oneshot(aio_iothread_get_aio_context(t[i]), count_cb, &ran);
+            aio_bh_schedule_oneshot(aio_iothread_get_aio_context(t[i]), gaio_test_count_cb, &ran);
         for (int i = 0; i < N_THREADS; i++)
             aio_iothread_join(t[i]);
         g_assert_cmpuint(atomic_load(&ran), ==, N_THREADS);
@@ -147,13 +123,13 @@ test_five_threads_created_and_joined_100_times(void)
 static void
 test_current_in_bh(void)
 {
-    AioIOThread *t = iothread_new_or_fail("test-iothread");
+    AioIOThread *t = gaio_test_iothread_new("test-iothread");
     Seen seen = {0};
 
     g_test_summary("I1: in a BH of an I/O thread, aio_context_get_current() is the "
                    "thread's context; the BH runs in the I/O thread.");
     aio_bh_schedule_oneshot(aio_iothread_get_aio_context(t), record_seen_cb, &seen);
-    wait_done(&seen.done);
+    gaio_test_wait_flag(&seen.done);
     g_assert_true(seen.current == aio_iothread_get_aio_context(t));
     g_assert_false(pthread_equal(seen.self, pthread_self()));
     aio_iothread_join(t);
@@ -162,14 +138,14 @@ test_current_in_bh(void)
 static void
 test_thread_default_in_bh(void)
 {
-    AioIOThread *t = iothread_new_or_fail("test-iothread");
+    AioIOThread *t = gaio_test_iothread_new("test-iothread");
     Seen seen = {0};
 
     g_test_summary("Section 6: the I/O thread's GMainContext is pushed as its "
                    "thread-default: g_main_context_get_thread_default() inside a BH "
                    "is aio_iothread_get_g_main_context().");
     aio_bh_schedule_oneshot(aio_iothread_get_aio_context(t), record_seen_cb, &seen);
-    wait_done(&seen.done);
+    gaio_test_wait_flag(&seen.done);
     g_assert_true(seen.thread_default == aio_iothread_get_g_main_context(t));
     aio_iothread_join(t);
 }
@@ -177,7 +153,7 @@ test_thread_default_in_bh(void)
 static void
 test_current_outside_dispatch(void)
 {
-    AioIOThread *t = iothread_new_or_fail("test-iothread");
+    AioIOThread *t = gaio_test_iothread_new("test-iothread");
     GSource *idle = g_idle_source_new();
     Seen seen = {0};
     pthread_t self = iothread_self(t);
@@ -188,7 +164,7 @@ test_current_outside_dispatch(void)
                    "that thread with that GMainContext as thread-default.");
     g_source_set_callback(idle, record_seen_idle, &seen, NULL);
     g_source_attach(idle, aio_iothread_get_g_main_context(t));
-    wait_done(&seen.done);
+    gaio_test_wait_flag(&seen.done);
     g_assert_true(pthread_equal(seen.self, self));
     g_assert_true(seen.current == aio_iothread_get_aio_context(t));
     g_assert_true(seen.thread_default == aio_iothread_get_g_main_context(t));
@@ -206,7 +182,7 @@ plain_thread_current(gpointer data)
 static void
 test_current_null_in_plain_thread(void)
 {
-    AioIOThread *t = iothread_new_or_fail("test-iothread");
+    AioIOThread *t = gaio_test_iothread_new("test-iothread");
     GThread *plain;
 
     g_test_summary("I1: a thread that is no I/O thread and is inside no aio_poll() "
@@ -264,13 +240,13 @@ test_token_round_robin(void)
                    "from the previous one: every hop runs, in the right context, "
                    "and the count is exact.");
     for (int i = 0; i < N_THREADS; i++) {
-        t[i] = iothread_new_or_fail("token");
+        t[i] = gaio_test_iothread_new("token");
         tok.ctx[i] = aio_iothread_get_aio_context(t[i]);
         holders[i] = (TokenHolder){&tok, i};
         tok.bh[i] = aio_bh_new(tok.ctx[i], token_cb, &holders[i]);
     }
     qemu_bh_schedule(tok.bh[0]);
-    wait_done(&tok.done);
+    gaio_test_wait_flag(&tok.done);
     g_assert_cmpuint(atomic_load(&tok.hops), ==, tok.target);
     g_assert_cmpuint(atomic_load(&tok.wrong_context), ==, 0);
     for (int i = 0; i < N_THREADS; i++)
@@ -294,11 +270,11 @@ gate_cb(void *opaque)
 static void
 test_join_runs_pending_bhs(void)
 {
-    AioIOThread *t = iothread_new_or_fail("test-iothread");
+    AioIOThread *t = gaio_test_iothread_new("test-iothread");
     AioContext *ctx = aio_iothread_get_aio_context(t);
     atomic_bool gate = false;
     atomic_uint ran = 0;
-    QEMUBH *bh = aio_bh_new(ctx, count_cb, &ran);
+    QEMUBH *bh = aio_bh_new(ctx, gaio_test_count_cb, &ran);
     GThread *opener;
     unsigned n = 10;
 
@@ -308,7 +284,7 @@ test_join_runs_pending_bhs(void)
                    "have run when the join returns.");
     aio_bh_schedule_oneshot(ctx, gate_cb, &gate);
     for (unsigned i = 0; i < n; i++)
-        aio_bh_schedule_oneshot(ctx, count_cb, &ran);
+        aio_bh_schedule_oneshot(ctx, gaio_test_count_cb, &ran);
     qemu_bh_schedule(bh);
     opener = g_thread_new("opener", open_gate_later_thread, &gate);
     aio_context_ref(ctx);
@@ -350,7 +326,7 @@ join_done(void *opaque, int ret)
 static void
 test_join_with_pool_requests_in_flight(void)
 {
-    AioIOThread *t = iothread_new_or_fail("test-iothread");
+    AioIOThread *t = gaio_test_iothread_new("test-iothread");
     AioContext *ctx = aio_iothread_get_aio_context(t);
     atomic_bool gate = false;
     atomic_uint started = 0, done_calls = 0, wrong = 0;
@@ -378,7 +354,7 @@ test_join_with_pool_requests_in_flight(void)
 static void
 test_context_outlives_join(void)
 {
-    AioIOThread *t = iothread_new_or_fail("test-iothread");
+    AioIOThread *t = gaio_test_iothread_new("test-iothread");
     AioContext *ctx = aio_context_ref(aio_iothread_get_aio_context(t));
     atomic_uint ran = 0;
     QEMUBH *bh;
@@ -388,7 +364,7 @@ test_context_outlives_join(void)
                    "the caller's thread and is finalized there, not in the thread "
                    "that ran it.");
     aio_iothread_join(t);
-    bh = aio_bh_new(ctx, count_cb, &ran);
+    bh = aio_bh_new(ctx, gaio_test_count_cb, &ran);
     qemu_bh_schedule(bh);
     g_assert_true(aio_poll(ctx, false));
     g_assert_cmpuint(atomic_load(&ran), ==, 1);
@@ -407,14 +383,14 @@ unref_thread(gpointer data)
 static void
 test_context_finalized_in_plain_thread(void)
 {
-    AioIOThread *t = iothread_new_or_fail("test-iothread");
+    AioIOThread *t = gaio_test_iothread_new("test-iothread");
     AioContext *ctx = aio_context_ref(aio_iothread_get_aio_context(t));
     atomic_uint ran = 0;
 
     g_test_summary("Section 6: a context run by an I/O thread, then joined, is "
                    "finalized in a third thread (neither the one that ran it nor "
                    "the one that made it).");
-    aio_bh_schedule_oneshot(ctx, count_cb, &ran);
+    aio_bh_schedule_oneshot(ctx, gaio_test_count_cb, &ran);
     aio_iothread_join(t);
     g_assert_cmpuint(atomic_load(&ran), ==, 1);
     g_thread_join(g_thread_new("unref", unref_thread, ctx));

@@ -9,7 +9,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include "gaio-test.h"
+#include "gaio-test-iothread.h"
 
 #include <errno.h>
 
@@ -160,13 +160,6 @@ poll_until_done(AioContext *ctx, Req *r)
         aio_poll(ctx, true);
 }
 
-static void
-wait_true(atomic_bool *flag)
-{
-    while (!atomic_load(flag))
-        sched_yield();
-}
-
 /* One aio_poll(ctx, false), counted as pass @n. */
 static bool
 poll_pass(AioContext *ctx, unsigned n)
@@ -187,41 +180,6 @@ drain_and_unref(AioContext *ctx)
     aio_context_unref(ctx);
 }
 
-static AioIOThread *
-iothread_new_or_fail(const char *name)
-{
-    g_autoptr(GError) error = NULL;
-    AioIOThread *t = aio_iothread_new(name, &error);
-
-    g_assert_no_error(error);
-    g_assert_nonnull(t);
-    return t;
-}
-
-typedef struct {
-    pthread_t self;
-    atomic_bool done;
-} Self;
-
-static void
-self_cb(void *opaque)
-{
-    Self *s = opaque;
-
-    s->self = pthread_self();
-    atomic_store(&s->done, true);
-}
-
-static pthread_t
-iothread_self(AioIOThread *t)
-{
-    Self s = {0};
-
-    aio_bh_schedule_oneshot(aio_iothread_get_aio_context(t), self_cb, &s);
-    wait_true(&s.done);
-    return s.self;
-}
-
 /* ------------------------------------------------------------------------ */
 /* TP1                                                                      */
 /* ------------------------------------------------------------------------ */
@@ -240,7 +198,7 @@ test_func_on_worker_done_in_context(void)
     req_init(&r, 0, 42);
     submit(ctx, &r);
     g_assert_cmpuint(atomic_load(&r.done_calls), ==, 0);
-    wait_true(&r.finished);
+    gaio_test_wait_flag(&r.finished);
     poll_until_done(ctx, &r);
     g_assert_false(pthread_equal(r.func_thread, pthread_self()));
     g_assert_null(r.func_current);
@@ -269,7 +227,7 @@ test_done_null(void)
         submit_full(ctx, &r[i], NULL, false);
     }
     for (int i = 0; i < 3; i++)
-        wait_true(&r[i].finished);
+        gaio_test_wait_flag(&r[i].finished);
     /* One pass delivers what has been queued; the rest is dropped at
      * finalize. Either way nothing is called back. */
     aio_poll(ctx, false);
@@ -291,7 +249,7 @@ submit_job_cb(void *opaque)
     submit(j->ctx, j->r);
     /* The func finishes while this BH still runs: the completion must wait
      * for a pass, not run inside submit or inside this BH. */
-    wait_true(&j->r->finished);
+    gaio_test_wait_flag(&j->r->finished);
     g_assert_cmpuint(atomic_load(&j->r->done_calls), ==, 0);
 }
 
@@ -318,9 +276,9 @@ test_submit_inside_dispatch(void)
 static void
 test_done_in_iothread(void)
 {
-    AioIOThread *t = iothread_new_or_fail("test-pool");
+    AioIOThread *t = gaio_test_iothread_new("test-pool");
     AioContext *ctx = aio_iothread_get_aio_context(t);
-    pthread_t io_self = iothread_self(t);
+    pthread_t io_self = gaio_test_iothread_pthread(t);
     Req r[4];
 
     g_test_summary("TP1: requests submitted from another thread to an I/O thread's "
@@ -463,9 +421,9 @@ submitter_thread(gpointer data)
 static void
 test_submit_from_several_threads(void)
 {
-    AioIOThread *t = iothread_new_or_fail("test-pool");
+    AioIOThread *t = gaio_test_iothread_new("test-pool");
     AioContext *ctx = aio_iothread_get_aio_context(t);
-    pthread_t io_self = iothread_self(t);
+    pthread_t io_self = gaio_test_iothread_pthread(t);
     Req *r = g_new0(Req, MAX_REQS);
     Submitter s[4];
     GThread *threads[4];
@@ -600,7 +558,7 @@ test_cancel_before_start(gconstpointer data)
     req_init(&b, 1, 2);
     req_init(&c, 2, 3);
     submit(ctx, &a);
-    wait_true(&a.entered);
+    gaio_test_wait_flag(&a.entered);
     submit_full(ctx, &b, uses_cancellable(how) ? cancellable : NULL, true);
     cancel_now(&canceller);
     g_assert_cmpuint(atomic_load(&b.done_calls), ==, 0);
@@ -640,7 +598,7 @@ test_cancel_while_running(gconstpointer data)
     req_init(&a, 0, 7);
     a.gated = true;
     submit_full(ctx, &a, uses_cancellable(how) ? cancellable : NULL, true);
-    wait_true(&a.entered);
+    gaio_test_wait_flag(&a.entered);
     cancel_now(&canceller);
     atomic_store(&a.gate, true);
     poll_until_done(ctx, &a);
@@ -663,7 +621,7 @@ test_cancel_after_finish(gconstpointer data)
     pool_reset();
     req_init(&a, 0, 11);
     submit_full(ctx, &a, uses_cancellable(how) ? cancellable : NULL, true);
-    wait_true(&a.finished);
+    gaio_test_wait_flag(&a.finished);
     cancel_now(&canceller);
     poll_until_done(ctx, &a);
     g_assert_cmpint(a.ret, ==, 11);
@@ -725,7 +683,7 @@ test_completions_batched(void)
         r[i].gated = i == N;
         submit(ctx, &r[i]);
     }
-    wait_true(&r[N].entered);
+    gaio_test_wait_flag(&r[N].entered);
     g_assert_true(poll_pass(ctx, 1));
     g_assert_cmpuint(atomic_load(&pool.done_count), ==, N);
     for (int i = 0; i < N; i++) {
@@ -768,9 +726,9 @@ test_finalize_waits_for_running_func(void)
     a.gated = true;
     req_init(&b, 1, 2);
     submit(ctx, &b);
-    wait_true(&b.finished);
+    gaio_test_wait_flag(&b.finished);
     submit(ctx, &a);
-    wait_true(&a.entered);
+    gaio_test_wait_flag(&a.entered);
     opener = g_thread_new("opener", open_gate_later_thread, &a.gate);
     aio_context_unref(ctx);
     g_assert_true(atomic_load(&a.finished));
@@ -812,7 +770,7 @@ test_finalized_in_another_thread(void)
         g_assert_true(pthread_equal(r[i].done_thread, owner.thread_id));
     req_init(&late, 3, 3);
     submit(ctx, &late);
-    wait_true(&late.finished);
+    gaio_test_wait_flag(&late.finished);
     g_thread_join(g_thread_new("unref", unref_thread, ctx));
     g_assert_cmpuint(atomic_load(&late.done_calls), ==, 0);
 }

@@ -9,7 +9,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include "gaio-test.h"
+#include "gaio-test-iothread.h"
 
 /* How long a round of the I3 tests may take before it counts as a deadlock. */
 #define DEADLOCK_PATIENCE (20 * G_TIME_SPAN_SECOND)
@@ -17,30 +17,6 @@
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
 /* ------------------------------------------------------------------------ */
-
-static AioIOThread *
-iothread_new_or_fail(const char *name)
-{
-    g_autoptr(GError) error = NULL;
-    AioIOThread *t = aio_iothread_new(name, &error);
-
-    g_assert_no_error(error);
-    g_assert_nonnull(t);
-    return t;
-}
-
-static void
-count_cb(void *opaque)
-{
-    atomic_fetch_add((atomic_uint *)opaque, 1);
-}
-
-static void
-wait_done(atomic_bool *done)
-{
-    while (!atomic_load(done))
-        sched_yield();
-}
 
 /* Runs of BHs scheduled just before an inline call. Global: such a BH runs
  * after the call's frame is gone (at the next pass). */
@@ -80,7 +56,7 @@ call_and_assert_inline(AioContext *ctx)
 {
     Call c = {.other_base = atomic_load(&other_runs)};
 
-    aio_bh_schedule_oneshot(ctx, count_cb, &other_runs);
+    aio_bh_schedule_oneshot(ctx, gaio_test_count_cb, &other_runs);
     atomic_store(&c.in_call, true);
     aio_wait_bh_oneshot(ctx, call_cb, &c);
     atomic_store(&c.in_call, false);
@@ -115,7 +91,7 @@ inline_job_cb(void *opaque)
 static void
 test_inline_in_iothread(void)
 {
-    AioIOThread *t = iothread_new_or_fail("test-wait");
+    AioIOThread *t = gaio_test_iothread_new("test-wait");
     InlineJob j = {aio_iothread_get_aio_context(t), false};
 
     g_test_summary("I2: aio_wait_bh_oneshot() called in a BH of an I/O thread on "
@@ -124,7 +100,7 @@ test_inline_in_iothread(void)
     /* Assertions in another thread abort the program (non-fatal mode is off):
      * the failure still shows. */
     aio_bh_schedule_oneshot(j.ctx, inline_job_cb, &j);
-    wait_done(&j.done);
+    gaio_test_wait_flag(&j.done);
     aio_iothread_join(t);
 }
 
@@ -138,7 +114,7 @@ inline_idle(gpointer data)
 static void
 test_inline_in_iothread_outside_dispatch(void)
 {
-    AioIOThread *t = iothread_new_or_fail("test-wait");
+    AioIOThread *t = gaio_test_iothread_new("test-wait");
     InlineJob j = {aio_iothread_get_aio_context(t), false};
     GSource *idle = g_idle_source_new();
 
@@ -147,7 +123,7 @@ test_inline_in_iothread_outside_dispatch(void)
                    "aio_wait_bh_oneshot() on that context runs the callback inline.");
     g_source_set_callback(idle, inline_idle, &j, NULL);
     g_source_attach(idle, aio_iothread_get_g_main_context(t));
-    wait_done(&j.done);
+    gaio_test_wait_flag(&j.done);
     g_source_unref(idle);
     aio_iothread_join(t);
 }
@@ -217,31 +193,6 @@ test_inline_for_owner_of_g_main_context(void)
 /* From a thread that runs no context: blocks until done                    */
 /* ------------------------------------------------------------------------ */
 
-/* The pthread of an I/O thread, read in a BH. */
-typedef struct {
-    pthread_t self;
-    atomic_bool done;
-} Self;
-
-static void
-self_cb(void *opaque)
-{
-    Self *s = opaque;
-
-    s->self = pthread_self();
-    atomic_store(&s->done, true);
-}
-
-static pthread_t
-iothread_self(AioIOThread *t)
-{
-    Self s = {0};
-
-    aio_bh_schedule_oneshot(aio_iothread_get_aio_context(t), self_cb, &s);
-    wait_done(&s.done);
-    return s.self;
-}
-
 static void
 call_from_plain_thread(AioContext *ctx, pthread_t ctx_thread)
 {
@@ -274,8 +225,8 @@ plain_call_thread(gpointer data)
 static void
 test_plain_thread_blocks_until_done(void)
 {
-    AioIOThread *t = iothread_new_or_fail("test-wait");
-    PlainCall p = {aio_iothread_get_aio_context(t), iothread_self(t)};
+    AioIOThread *t = gaio_test_iothread_new("test-wait");
+    PlainCall p = {aio_iothread_get_aio_context(t), gaio_test_iothread_pthread(t)};
 
     g_test_summary("Section 6: aio_wait_bh_oneshot() from a thread that runs no "
                    "context (the test's main thread, then a plain GThread) runs "
@@ -350,8 +301,8 @@ run_mutual_rounds(AioContext *a, AioContext *b)
 static void
 test_mutual_iothreads(void)
 {
-    AioIOThread *a = iothread_new_or_fail("test-wait-a");
-    AioIOThread *b = iothread_new_or_fail("test-wait-b");
+    AioIOThread *a = gaio_test_iothread_new("test-wait-a");
+    AioIOThread *b = gaio_test_iothread_new("test-wait-b");
 
     g_test_summary("I3: two I/O threads call aio_wait_bh_oneshot() into each "
                    "other's context at the same moment; each keeps running its own "
@@ -448,7 +399,7 @@ kick_worker_thread(gpointer data)
             /* I3: the waiter runs its own context while it waits. */
             unsigned before = atomic_load(&k->own_ran);
 
-            aio_bh_schedule_oneshot(k->own_ctx, count_cb, &k->own_ran);
+            aio_bh_schedule_oneshot(k->own_ctx, gaio_test_count_cb, &k->own_ran);
             while (atomic_load(&k->own_ran) == before)
                 sched_yield();
         }
@@ -471,7 +422,7 @@ assert_kick_rounds(Kick *k)
 static void
 test_wait_while_plain_thread(void)
 {
-    AioIOThread *t = iothread_new_or_fail("test-wait");
+    AioIOThread *t = gaio_test_iothread_new("test-wait");
     Kick k = {.wait_ctx = aio_iothread_get_aio_context(t), .rounds = gaio_test_scale(1000)};
     GThread *worker;
 
@@ -491,8 +442,8 @@ test_wait_while_plain_thread(void)
 static void
 run_wait_while_in_iothread(bool wait_on_own)
 {
-    AioIOThread *t = iothread_new_or_fail("test-wait");
-    AioIOThread *other = iothread_new_or_fail("test-wait-other");
+    AioIOThread *t = gaio_test_iothread_new("test-wait");
+    AioIOThread *other = gaio_test_iothread_new("test-wait-other");
     AioContext *own = aio_iothread_get_aio_context(t);
     Kick k = {.wait_ctx = wait_on_own ? own : aio_iothread_get_aio_context(other),
               .own_ctx = own,
@@ -500,7 +451,7 @@ run_wait_while_in_iothread(bool wait_on_own)
     GThread *worker = g_thread_new("kicker", kick_worker_thread, &k);
 
     aio_bh_schedule_oneshot(own, kick_waiter_cb, &k);
-    wait_done(&k.done);
+    gaio_test_wait_flag(&k.done);
     g_thread_join(worker);
     assert_kick_rounds(&k);
     aio_iothread_join(t);
